@@ -1,0 +1,138 @@
+/**
+ * The one place that reads `process.env` and the command line. Everything is validated once at
+ * start into a typed `NodeConfig`; any problem stops the node with one message listing every bad
+ * value.
+ */
+import { z } from 'zod';
+
+export class ConfigError extends Error {
+  constructor(readonly problems: string[]) {
+    super(`Invalid configuration:\n${problems.map((p) => `  - ${p}`).join('\n')}`);
+    this.name = 'ConfigError';
+  }
+}
+
+const boolFromEnv = z
+  .enum(['true', 'false', '1', '0', 'yes', 'no'])
+  .transform((v) => v === 'true' || v === '1' || v === 'yes');
+
+const positiveInt = (fallback: number) => z.coerce.number().int().positive().default(fallback);
+
+const envSchema = z.object({
+  PORT: z.coerce.number().int().min(0).max(65535).default(8270),
+  HOST: z.string().min(1).default('127.0.0.1'),
+  NODE_NAME: z
+    .string()
+    .regex(/^[A-Za-z0-9_-]{1,64}$/, 'letters, digits, "_" or "-", at most 64')
+    .default('standalone'),
+  DATABASE_URL: z
+    .string()
+    .regex(/^postgres(ql)?:\/\//, 'must be a postgres:// URL')
+    .optional(),
+  DATABASE_SCHEMA: z
+    .string()
+    .regex(/^[a-z_][a-z0-9_]{0,62}$/, 'lowercase identifier')
+    .optional(),
+  DATA_DIR: z.string().min(1).default('./data'),
+  ADMIN_API_KEY: z.string().min(16, 'at least 16 characters').optional(),
+  JWT_SECRET: z.string().min(32, 'at least 32 characters').optional(),
+  JWT_TTL_SECONDS: positiveInt(12 * 3600),
+  OPERATOR_GRACE_MS: z.coerce.number().int().min(0).default(30_000),
+  CLOSED_CHAT_RETENTION_MS: positiveInt(3_600_000),
+  MAX_PAYLOAD_BYTES: positiveInt(64 * 1024),
+  PERSIST_BATCH_SIZE: positiveInt(200),
+  PERSIST_LINGER_MS: z.coerce.number().int().min(0).default(2),
+  SEED_DEMO: boolFromEnv.default(true),
+  LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+  LOGIN_RATE_LIMIT_PER_MINUTE: positiveInt(20),
+});
+
+export interface NodeConfig {
+  port: number;
+  host: string;
+  nodeName: string;
+  /** standalone: one process with both roles, the in-process bus, and PGlite unless a URL is set */
+  mode: 'standalone';
+  database: { url: string | null; schema: string | null; dataDir: string };
+  dataDir: string;
+  /** null: generate one and keep it in the data directory (standalone only) */
+  adminApiKey: string | null;
+  jwtSecret: string | null;
+  jwtTtlSeconds: number;
+  operatorGraceMs: number;
+  closedChatRetentionMs: number;
+  maxPayloadBytes: number;
+  persistBatchSize: number;
+  persistLingerMs: number;
+  seedDemo: boolean;
+  logLevel: z.infer<typeof envSchema>['LOG_LEVEL'];
+  loginRateLimitPerMinute: number;
+}
+
+/** Flags accepted on the command line; cluster flags arrive with the cluster issue. */
+const KNOWN_FLAGS = new Set<string>([]);
+
+function parseFlags(argv: readonly string[], problems: string[]): Map<string, string> {
+  const flags = new Map<string, string>();
+  for (let i = 0; i < argv.length; i++) {
+    const arg = argv[i] ?? '';
+    if (!arg.startsWith('--')) {
+      problems.push(`unexpected argument "${arg}"`);
+      continue;
+    }
+    const [rawName, inlineValue] = arg.slice(2).split(/=(.*)/s, 2);
+    const name = rawName ?? '';
+    if (!KNOWN_FLAGS.has(name)) {
+      problems.push(
+        name === 'node_name' || name === 'cluster_config'
+          ? `--${name}: cluster mode is not available in this build yet; run without cluster flags for a standalone node`
+          : `unknown flag --${name}`,
+      );
+      if (inlineValue === undefined) i++;
+      continue;
+    }
+    const value = inlineValue ?? argv[++i];
+    if (value === undefined || value.startsWith('--')) problems.push(`--${name} needs a value`);
+    else flags.set(name, value);
+  }
+  return flags;
+}
+
+export function loadNodeConfig(
+  argv: readonly string[],
+  env: Readonly<Record<string, string | undefined>>,
+): NodeConfig {
+  const problems: string[] = [];
+  parseFlags(argv, problems);
+  // Empty strings in the environment mean "not set", as in most .env tooling.
+  const cleanEnv = Object.fromEntries(Object.entries(env).filter(([, v]) => v !== undefined && v !== ''));
+  const parsed = envSchema.safeParse(cleanEnv);
+  if (!parsed.success) {
+    for (const issue of parsed.error.issues) {
+      const value = cleanEnv[String(issue.path[0])];
+      const shown = /SECRET|KEY|PASSWORD|URL/.test(String(issue.path[0])) ? '(hidden)' : JSON.stringify(value);
+      problems.push(`${issue.path.join('.')}=${shown}: ${issue.message}`);
+    }
+  }
+  if (problems.length > 0 || !parsed.success) throw new ConfigError(problems);
+  const e = parsed.data;
+  return {
+    port: e.PORT,
+    host: e.HOST,
+    nodeName: e.NODE_NAME,
+    mode: 'standalone',
+    database: { url: e.DATABASE_URL ?? null, schema: e.DATABASE_SCHEMA ?? null, dataDir: e.DATA_DIR },
+    dataDir: e.DATA_DIR,
+    adminApiKey: e.ADMIN_API_KEY ?? null,
+    jwtSecret: e.JWT_SECRET ?? null,
+    jwtTtlSeconds: e.JWT_TTL_SECONDS,
+    operatorGraceMs: e.OPERATOR_GRACE_MS,
+    closedChatRetentionMs: e.CLOSED_CHAT_RETENTION_MS,
+    maxPayloadBytes: e.MAX_PAYLOAD_BYTES,
+    persistBatchSize: e.PERSIST_BATCH_SIZE,
+    persistLingerMs: e.PERSIST_LINGER_MS,
+    seedDemo: e.SEED_DEMO,
+    logLevel: e.LOG_LEVEL,
+    loginRateLimitPerMinute: e.LOGIN_RATE_LIMIT_PER_MINUTE,
+  };
+}

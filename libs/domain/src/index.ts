@@ -1,0 +1,16 @@
+export * from './clock/hlc';
+export * from './ids';
+export * from './model/model';
+export * from './model/errors';
+export * from './events/events';
+export * from './events/event-factory';
+export * from './state/state';
+export * from './state/reducer';
+export * from './state/queries';
+export * from './state/digest';
+export * from './state/evict';
+export { compareClockId } from './state/order';
+export { resetIndexes } from './state/indexes';
+export * from './policy/assignment-policy';
+export * from './views/views';
+export * from './ports/persistence.ports';

@@ -1,0 +1,27 @@
+export {
+  type BusErrorContext,
+  type BusErrorReporter,
+  type BusEvent,
+  type BusHandler,
+  type BusMessage,
+  type BusSignal,
+  ClusterBus,
+} from './lib/cluster-bus';
+export {
+  type BatchHandler,
+  type ConsumeOptions,
+  Consumer,
+  DEFAULT_RETRY_BACKOFF,
+  type QueuedItem,
+  type RetryBackoffOptions,
+  WorkQueue,
+  retryDelayMs,
+} from './lib/work-queue';
+export { InProcessClusterBus, type InProcessClusterBusOptions } from './lib/in-process-cluster-bus';
+export {
+  InProcessWorkQueue,
+  type InProcessWorkQueueOptions,
+  type WorkQueueErrorContext,
+  WorkQueueStoppedError,
+} from './lib/in-process-work-queue';
+export { cloneThroughJson } from './lib/json-clone';

@@ -1,0 +1,23 @@
+export {
+  createDataSource,
+  runMigrations,
+  DEFAULT_PGLITE_DATA_DIR,
+  PERSISTENCE_MIGRATIONS,
+  type PersistenceOptions,
+} from './data-source';
+export {
+  ChatEntity,
+  ChatEventEntity,
+  DepartmentEntity,
+  MessageEntity,
+  OfflineMessageEntity,
+  OperatorEntity,
+  SiteEntity,
+  PERSISTENCE_ENTITIES,
+} from './entities';
+export { JOURNAL_ORIGIN, type OfflineMessage } from './mappers';
+export { TypeOrmEventJournal } from './typeorm-event-journal';
+export { TypeOrmStateSource } from './typeorm-state-source';
+export { TypeOrmChatHistory } from './typeorm-chat-history';
+export { TypeOrmOfflineMessages, DEFAULT_OFFLINE_MESSAGES_LIMIT } from './typeorm-offline-messages';
+export { TypeOrmConfigQueries } from './typeorm-config-queries';

@@ -1,0 +1,56 @@
+import { Body, Controller, Get, HttpCode, Param, Patch, Post, UseGuards } from '@nestjs/common';
+import { type Department, type OperatorView, type Site } from '@chat/domain';
+import { id } from '../schemas/common';
+import {
+  createDepartmentBody,
+  createOperatorBody,
+  createSiteBody,
+  updateOperatorBody,
+} from '../schemas/http.schemas';
+import { AdminUseCase } from '../use-cases/admin.use-case';
+import { AdminKeyGuard } from './guards';
+import { parseInput } from './parse';
+
+@Controller('l/admin')
+@UseGuards(AdminKeyGuard)
+export class AdminController {
+  constructor(private readonly admin: AdminUseCase) {}
+
+  @Get('sites')
+  sites(): Site[] {
+    return this.admin.listSites();
+  }
+
+  @Post('sites')
+  @HttpCode(201)
+  createSite(@Body() body: unknown): Promise<Site> {
+    return this.admin.createSite(parseInput(createSiteBody, body).name);
+  }
+
+  @Get('sites/:siteId/departments')
+  departments(@Param('siteId') siteId: string): Department[] {
+    return this.admin.listDepartments(parseInput(id, siteId));
+  }
+
+  @Post('sites/:siteId/departments')
+  @HttpCode(201)
+  createDepartment(@Param('siteId') siteId: string, @Body() body: unknown): Promise<Department> {
+    return this.admin.createDepartment(parseInput(id, siteId), parseInput(createDepartmentBody, body).name);
+  }
+
+  @Get('sites/:siteId/operators')
+  operators(@Param('siteId') siteId: string): OperatorView[] {
+    return this.admin.listOperators(parseInput(id, siteId));
+  }
+
+  @Post('sites/:siteId/operators')
+  @HttpCode(201)
+  createOperator(@Param('siteId') siteId: string, @Body() body: unknown): Promise<OperatorView> {
+    return this.admin.createOperator(parseInput(id, siteId), parseInput(createOperatorBody, body));
+  }
+
+  @Patch('operators/:operatorId')
+  updateOperator(@Param('operatorId') operatorId: string, @Body() body: unknown): Promise<OperatorView> {
+    return this.admin.updateOperator(parseInput(id, operatorId), parseInput(updateOperatorBody, body));
+  }
+}

@@ -1,0 +1,17 @@
+import { type z } from 'zod';
+import { ApiError } from '../use-cases/api-error';
+
+/** Validates input against its schema, or throws VALIDATION_FAILED naming each bad field. */
+export function parseInput<S extends z.ZodType>(schema: S, input: unknown): z.infer<S> {
+  const result = schema.safeParse(input);
+  if (result.success) return result.data;
+  const details = result.error.issues.map((i) => ({
+    path: i.path.join('.') || '(root)',
+    message: i.message,
+  }));
+  throw new ApiError(
+    'VALIDATION_FAILED',
+    details.map((d) => `${d.path}: ${d.message}`).join('; '),
+    details,
+  );
+}

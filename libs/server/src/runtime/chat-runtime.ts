@@ -1,0 +1,101 @@
+import { Logger } from '@nestjs/common';
+import {
+  applyEvent,
+  createState,
+  EPHEMERAL_EVENT_TYPES,
+  type ChatState,
+  type DomainEvent,
+  type EventDataMap,
+  type EventEnvelope,
+  type EventFactory,
+  type EventType,
+  type HybridLogicalClock,
+  type StateChange,
+} from '@chat/domain';
+import { type ClusterBus, type WorkQueue } from '@chat/messaging';
+
+export const PERSISTENCE_QUEUE = 'chat.persistence';
+
+export type ChangeListener = (changes: readonly StateChange[], event: DomainEvent) => void;
+
+/**
+ * This node's replica of the live state. Every change goes through `commit`: the event is applied
+ * locally at once (synchronously, so a decision and its effect cannot interleave with another
+ * request), then published on the state bus and, unless ephemeral, queued for persistence. The
+ * returned promise resolves only when both are confirmed: that is when a client may be told "ok".
+ */
+export class ChatRuntime {
+  readonly state: ChatState = createState();
+  private readonly listeners: ChangeListener[] = [];
+  /** ids of events this node committed recently: their echo from the bus is skipped cheaply */
+  private readonly ownRecent = new Set<string>();
+  private readonly logger = new Logger(ChatRuntime.name);
+
+  constructor(
+    readonly nodeName: string,
+    private readonly clock: HybridLogicalClock,
+    private readonly events: EventFactory,
+    private readonly bus: ClusterBus,
+    private readonly workQueue: WorkQueue,
+  ) {}
+
+  /** Wires the bus subscription; call once before serving. */
+  attach(): void {
+    this.bus.subscribe((event) => this.receive(event as DomainEvent));
+  }
+
+  onChanges(listener: ChangeListener): void {
+    this.listeners.push(listener);
+  }
+
+  /** Applies events loaded from storage at start, without publishing them again. */
+  replay(events: readonly DomainEvent[]): number {
+    let changed = 0;
+    for (const event of events) {
+      this.clock.observe(event.clock);
+      if (applyEvent(this.state, event).changed) changed++;
+    }
+    return changed;
+  }
+
+  /** Creates, applies and publishes an event; resolves when the bus and the journal confirmed it. */
+  async commit<T extends EventType>(type: T, data: EventDataMap[T]): Promise<EventEnvelope<T>> {
+    const event = this.events.create(type, data);
+    this.applyAndNotify(event as DomainEvent);
+    this.rememberOwn(event.id);
+    const confirmations: Promise<void>[] = [this.bus.publish(event)];
+    if (!EPHEMERAL_EVENT_TYPES.has(type)) {
+      confirmations.push(this.workQueue.publish(PERSISTENCE_QUEUE, event.id, event));
+    }
+    await Promise.all(confirmations);
+    return event;
+  }
+
+  private receive(event: DomainEvent): void {
+    if (this.ownRecent.has(event.id)) return;
+    this.clock.observe(event.clock);
+    this.applyAndNotify(event);
+  }
+
+  private applyAndNotify(event: DomainEvent): void {
+    const result = applyEvent(this.state, event);
+    if (!result.changed) return;
+    for (const listener of this.listeners) {
+      try {
+        listener(result.changes, event);
+      } catch (error) {
+        this.logger.error({ err: error, eventId: event.id }, 'change listener failed');
+      }
+    }
+  }
+
+  private rememberOwn(id: string): void {
+    this.ownRecent.add(id);
+    // Bounded: the echo of an own event arrives within moments; old ids are simply forgotten
+    // (applying a forgotten echo again is harmless, the reducer is idempotent).
+    if (this.ownRecent.size > 10_000) {
+      const oldest = this.ownRecent.values().next().value;
+      if (oldest !== undefined) this.ownRecent.delete(oldest);
+    }
+  }
+}

@@ -1,0 +1,78 @@
+import {
+  Inject,
+  Injectable,
+  Logger,
+  type OnApplicationBootstrap,
+  type OnApplicationShutdown,
+} from '@nestjs/common';
+import { evictClosedChats, StateSource } from '@chat/domain';
+import { ClusterBus, WorkQueue } from '@chat/messaging';
+import { type NodeConfig } from '@chat/cluster';
+import { DataSource } from 'typeorm';
+import { SeedDemoUseCase, type DemoSeed } from '../use-cases/seed-demo.use-case';
+import { AutoAssigner } from './auto-assigner';
+import { ChatRuntime } from './chat-runtime';
+import { NodeHealth } from './node-health';
+import { PersistenceWorker } from './persistence-worker';
+
+export const NODE_CONFIG = Symbol('NODE_CONFIG');
+export const DEMO_SEED_LISTENER = Symbol('DEMO_SEED_LISTENER');
+export type DemoSeedListener = (seed: DemoSeed) => void;
+
+/**
+ * Start and stop in the one order that keeps the guarantees: load the state before taking
+ * clients; on shutdown stop deciding, then drain what waits for the database.
+ */
+@Injectable()
+export class NodeLifecycle implements OnApplicationBootstrap, OnApplicationShutdown {
+  private readonly logger = new Logger(NodeLifecycle.name);
+  private housekeeping: NodeJS.Timeout | null = null;
+
+  constructor(
+    @Inject(NODE_CONFIG) private readonly config: NodeConfig,
+    @Inject(DEMO_SEED_LISTENER) private readonly onSeed: DemoSeedListener,
+    private readonly runtime: ChatRuntime,
+    private readonly stateSource: StateSource,
+    private readonly bus: ClusterBus,
+    private readonly workQueue: WorkQueue,
+    private readonly worker: PersistenceWorker,
+    private readonly assigner: AutoAssigner,
+    private readonly health: NodeHealth,
+    private readonly seeder: SeedDemoUseCase,
+    private readonly dataSource: DataSource,
+  ) {}
+
+  async onApplicationBootstrap(): Promise<void> {
+    const events = await this.stateSource.loadEvents({
+      closedWithinMs: this.config.closedChatRetentionMs,
+      nowMs: Date.now(),
+    });
+    const applied = this.runtime.replay(events);
+    this.runtime.attach();
+    await this.workQueue.start();
+    await this.bus.start();
+    this.worker.start();
+    this.health.markStateLoaded();
+    this.logger.log({ events: events.length, applied, chats: this.runtime.state.chats.size }, 'state loaded');
+    if (this.config.seedDemo) {
+      const seed = await this.seeder.seedIfEmpty();
+      if (seed) this.onSeed(seed);
+    }
+    this.assigner.start();
+    this.housekeeping = setInterval(() => {
+      evictClosedChats(this.runtime.state, Date.now() - this.config.closedChatRetentionMs);
+    }, 60_000);
+    this.housekeeping.unref();
+  }
+
+  async onApplicationShutdown(signal?: string): Promise<void> {
+    this.logger.log({ signal }, 'shutting down');
+    this.health.markDraining();
+    if (this.housekeeping) clearInterval(this.housekeeping);
+    this.assigner.stop();
+    await this.worker.stop();
+    await this.bus.stop();
+    await this.workQueue.stop();
+    if (this.dataSource.isInitialized) await this.dataSource.destroy();
+  }
+}

@@ -1,0 +1,51 @@
+import { Injectable } from '@nestjs/common';
+import { newId, visitorChatView, type ChatView } from '@chat/domain';
+import { TokenService } from '../auth/token.service';
+import { ChatRuntime } from '../runtime/chat-runtime';
+import { type StartChatBody } from '../schemas/http.schemas';
+import { ApiError } from './api-error';
+import { siteAvailability } from './site-availability';
+
+export interface StartedChat {
+  chatId: string;
+  visitorId: string;
+  token: string;
+  chat: ChatView;
+}
+
+/** A visitor opens a chat; it waits in the queue until the master assigns it. */
+@Injectable()
+export class StartChatUseCase {
+  constructor(
+    private readonly runtime: ChatRuntime,
+    private readonly tokens: TokenService,
+  ) {}
+
+  async execute(body: StartChatBody): Promise<StartedChat> {
+    const state = this.runtime.state;
+    if (!state.sites.has(body.siteId)) throw new ApiError('SITE_NOT_FOUND', 'no such site');
+    const departmentId = body.departmentId ?? null;
+    if (departmentId !== null && state.departments.get(departmentId)?.value.siteId !== body.siteId) {
+      throw new ApiError('DEPARTMENT_NOT_FOUND', 'no such department on this site');
+    }
+    if (!siteAvailability(state, body.siteId).online) {
+      throw new ApiError(
+        'NO_OPERATORS_ONLINE',
+        'nobody is online: leave an offline message with POST /l/v/offline-messages',
+      );
+    }
+    const chatId = newId();
+    const visitorId = newId();
+    await this.runtime.commit('chat.started', {
+      chatId,
+      siteId: body.siteId,
+      departmentId,
+      visitor: { id: visitorId, name: body.name, email: body.email ?? null },
+      fields: body.fields ?? {},
+    });
+    const chat = visitorChatView(state, chatId);
+    if (!chat) throw new ApiError('INTERNAL', 'chat vanished after start');
+    const token = this.tokens.issueVisitor({ visitorId, siteId: body.siteId, chatId });
+    return { chatId, visitorId, token, chat };
+  }
+}

@@ -1,0 +1,165 @@
+import { Inject, Logger } from '@nestjs/common';
+import {
+  ConnectedSocket,
+  MessageBody,
+  type OnGatewayConnection,
+  type OnGatewayDisconnect,
+  type OnGatewayInit,
+  SubscribeMessage,
+  WebSocketGateway,
+} from '@nestjs/websockets';
+import { operatorSnapshot, type Author, type ChatView, type MessageView, type OperatorSnapshot } from '@chat/domain';
+import { randomUUID } from 'node:crypto';
+import { type Server, type Socket } from 'socket.io';
+import { type OperatorPrincipal } from '../auth/principal';
+import { TokenService } from '../auth/token.service';
+import { ChatRuntime } from '../runtime/chat-runtime';
+import { operatorEvents, type OperatorEventPayload } from '../schemas/socket.schemas';
+import { ApiError } from '../use-cases/api-error';
+import { AssignmentRequestsUseCase } from '../use-cases/assignment-requests.use-case';
+import { EndChatUseCase } from '../use-cases/end-chat.use-case';
+import { LiveSessionUseCase } from '../use-cases/live-session.use-case';
+import { PostMessageUseCase } from '../use-cases/post-message.use-case';
+import { LiveBroadcaster } from './live-broadcaster';
+import { principalOf, requireRole } from './socket-auth';
+import { handleSocketEvent, replyToUnknownEvents, type SocketReply } from './socket-reply';
+import { MAX_PAYLOAD_BYTES, SOCKET_SERVER_OPTIONS } from './socket-options';
+
+type Data<E extends keyof typeof operatorEvents> = OperatorEventPayload<E>;
+
+/**
+ * The operator's delta socket (`/ws/o/delta`): a full update on connect, then `state.delta`
+ * pushes; requests are acknowledged with `{ ok, data | error }`.
+ */
+@WebSocketGateway({ ...SOCKET_SERVER_OPTIONS, path: '/ws/o/delta' })
+export class OperatorGateway implements OnGatewayInit, OnGatewayConnection, OnGatewayDisconnect {
+  private readonly logger = new Logger(OperatorGateway.name);
+
+  constructor(
+    private readonly runtime: ChatRuntime,
+    private readonly tokens: TokenService,
+    private readonly broadcaster: LiveBroadcaster,
+    private readonly sessions: LiveSessionUseCase,
+    private readonly messages: PostMessageUseCase,
+    private readonly assignments: AssignmentRequestsUseCase,
+    private readonly endChat: EndChatUseCase,
+    @Inject(MAX_PAYLOAD_BYTES) private readonly maxBytes: number,
+  ) {}
+
+  afterInit(server: Server): void {
+    requireRole(server, this.tokens, 'operator');
+  }
+
+  async handleConnection(socket: Socket): Promise<void> {
+    const me = principalOf<OperatorPrincipal>(socket);
+    const sessionId = randomUUID();
+    (socket.data as { sessionId: string }).sessionId = sessionId;
+    replyToUnknownEvents(socket, operatorEvents);
+    try {
+      await this.sessions.operatorConnected(me.operatorId, me.siteId, sessionId);
+    } catch (error) {
+      this.logger.warn({ err: error }, 'could not record operator session');
+    }
+    if (socket.disconnected) return;
+    // Snapshot and registration in the same tick: no change can fall between the two.
+    const snapshot = operatorSnapshot(this.runtime.state, me.operatorId);
+    if (!snapshot) {
+      socket.emit('request.error', { code: 'UNAUTHORIZED', message: 'operator no longer exists' });
+      socket.disconnect(true);
+      return;
+    }
+    socket.emit('state.full', snapshot);
+    this.broadcaster.addOperator(me.siteId, me.operatorId, socket);
+  }
+
+  async handleDisconnect(socket: Socket): Promise<void> {
+    const me = principalOf<OperatorPrincipal>(socket) as OperatorPrincipal | undefined;
+    const sessionId = (socket.data as { sessionId?: string }).sessionId;
+    if (!me || !sessionId) return;
+    this.broadcaster.removeOperator(me.siteId, me.operatorId, socket);
+    try {
+      await this.sessions.operatorDisconnected(me.operatorId, me.siteId, sessionId);
+    } catch (error) {
+      this.logger.warn({ err: error }, 'could not record operator session end');
+    }
+  }
+
+  @SubscribeMessage('message.send')
+  send(@ConnectedSocket() socket: Socket, @MessageBody() body: unknown): Promise<SocketReply<MessageView>> {
+    return this.handle('message.send', body, (input: Data<'message.send'>) => {
+      const me = this.principal(socket);
+      this.assertSiteChat(me, input.chatId);
+      return this.messages.execute({
+        chatId: input.chatId,
+        author: this.author(me),
+        clientMessageId: input.clientMessageId,
+        text: input.text,
+      });
+    });
+  }
+
+  @SubscribeMessage('typing')
+  typing(@ConnectedSocket() socket: Socket, @MessageBody() body: unknown): Promise<SocketReply<{ sent: boolean }>> {
+    return this.handle('typing', body, (input: Data<'typing'>) => {
+      const me = this.principal(socket);
+      this.assertSiteChat(me, input.chatId);
+      return { sent: this.sessions.typing(input.chatId, this.author(me), input.isTyping) };
+    });
+  }
+
+  @SubscribeMessage('chat.take')
+  take(@ConnectedSocket() socket: Socket, @MessageBody() body: unknown): Promise<SocketReply<ChatView>> {
+    return this.handle('chat.take', body, (input: Data<'chat.take'>) =>
+      this.assignments.take(this.principal(socket), input.chatId),
+    );
+  }
+
+  @SubscribeMessage('chat.transfer')
+  transfer(@ConnectedSocket() socket: Socket, @MessageBody() body: unknown): Promise<SocketReply<ChatView>> {
+    return this.handle('chat.transfer', body, (input: Data<'chat.transfer'>) =>
+      this.assignments.transfer(this.principal(socket), input),
+    );
+  }
+
+  @SubscribeMessage('chat.close')
+  close(@ConnectedSocket() socket: Socket, @MessageBody() body: unknown): Promise<SocketReply<ChatView>> {
+    return this.handle('chat.close', body, (input: Data<'chat.close'>) => {
+      const me = this.principal(socket);
+      this.assertSiteChat(me, input.chatId);
+      return this.endChat.close(input.chatId, this.author(me), me.siteId, input.reason ?? 'closed by operator');
+    });
+  }
+
+  /** The client asks for a fresh full update, e.g. after it noticed a gap in revisions. */
+  @SubscribeMessage('state.sync')
+  sync(@ConnectedSocket() socket: Socket, @MessageBody() body: unknown): Promise<SocketReply<OperatorSnapshot>> {
+    return this.handle('state.sync', body, () => {
+      const snapshot = operatorSnapshot(this.runtime.state, this.principal(socket).operatorId);
+      if (!snapshot) throw new ApiError('UNAUTHORIZED', 'operator no longer exists');
+      return snapshot;
+    });
+  }
+
+  private handle<E extends keyof typeof operatorEvents, T>(
+    event: E,
+    body: unknown,
+    run: (input: Data<E>) => T | Promise<T>,
+  ): Promise<SocketReply<T>> {
+    return handleSocketEvent(operatorEvents[event], body, this.maxBytes, run as (input: unknown) => T);
+  }
+
+  private principal(socket: Socket): OperatorPrincipal {
+    return principalOf<OperatorPrincipal>(socket);
+  }
+
+  private author(me: OperatorPrincipal): Author {
+    const name = this.runtime.state.operators.get(me.operatorId)?.profile?.value.name ?? 'Operator';
+    return { kind: 'operator', id: me.operatorId, name };
+  }
+
+  /** Another site's chat is answered exactly like a missing one (isolation without probing). */
+  private assertSiteChat(me: OperatorPrincipal, chatId: string): void {
+    const chat = this.runtime.state.chats.get(chatId);
+    if (!chat?.started || chat.siteId !== me.siteId) throw new ApiError('CHAT_NOT_FOUND', 'no such chat');
+  }
+}

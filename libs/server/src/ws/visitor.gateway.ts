@@ -1,0 +1,145 @@
+import { Inject } from '@nestjs/common';
+import {
+  ConnectedSocket,
+  MessageBody,
+  type OnGatewayConnection,
+  type OnGatewayDisconnect,
+  type OnGatewayInit,
+  SubscribeMessage,
+  WebSocketGateway,
+} from '@nestjs/websockets';
+import {
+  messagesAfter,
+  messageView,
+  visitorChatView,
+  type Author,
+  type ChatView,
+  type MessageView,
+} from '@chat/domain';
+import { type Server, type Socket } from 'socket.io';
+import { type VisitorPrincipal } from '../auth/principal';
+import { TokenService } from '../auth/token.service';
+import { ChatRuntime } from '../runtime/chat-runtime';
+import { visitorEvents, type VisitorEventPayload } from '../schemas/socket.schemas';
+import { ApiError } from '../use-cases/api-error';
+import { EndChatUseCase } from '../use-cases/end-chat.use-case';
+import { LiveSessionUseCase } from '../use-cases/live-session.use-case';
+import { PostMessageUseCase } from '../use-cases/post-message.use-case';
+import { LiveBroadcaster } from './live-broadcaster';
+import { principalOf, requireRole } from './socket-auth';
+import { MAX_PAYLOAD_BYTES, SOCKET_SERVER_OPTIONS } from './socket-options';
+import { handleSocketEvent, replyToUnknownEvents, type SocketReply } from './socket-reply';
+
+type Data<E extends keyof typeof visitorEvents> = VisitorEventPayload<E>;
+
+export interface ChatSync {
+  messages: MessageView[];
+  lastMessageId: string | null;
+  chat: ChatView;
+}
+
+/**
+ * The visitor's socket (`/ws/v/chat`): bound to the one chat of its token. On connect the whole
+ * chat (`chat.state`); then `message.new`, `chat.updated`, `typing`.
+ */
+@WebSocketGateway({ ...SOCKET_SERVER_OPTIONS, path: '/ws/v/chat' })
+export class VisitorGateway implements OnGatewayInit, OnGatewayConnection, OnGatewayDisconnect {
+  constructor(
+    private readonly runtime: ChatRuntime,
+    private readonly tokens: TokenService,
+    private readonly broadcaster: LiveBroadcaster,
+    private readonly sessions: LiveSessionUseCase,
+    private readonly messages: PostMessageUseCase,
+    private readonly endChat: EndChatUseCase,
+    @Inject(MAX_PAYLOAD_BYTES) private readonly maxBytes: number,
+  ) {}
+
+  afterInit(server: Server): void {
+    requireRole(server, this.tokens, 'visitor');
+  }
+
+  handleConnection(socket: Socket): void {
+    const me = principalOf<VisitorPrincipal>(socket);
+    replyToUnknownEvents(socket, visitorEvents);
+    const chat = visitorChatView(this.runtime.state, me.chatId);
+    if (!chat) {
+      socket.emit('request.error', { code: 'CHAT_NOT_FOUND', message: 'this chat is no longer available' });
+      socket.disconnect(true);
+      return;
+    }
+    socket.emit('chat.state', chat);
+    this.broadcaster.addVisitor(me.chatId, socket);
+  }
+
+  handleDisconnect(socket: Socket): void {
+    const me = principalOf<VisitorPrincipal>(socket) as VisitorPrincipal | undefined;
+    if (me) this.broadcaster.removeVisitor(me.chatId, socket);
+  }
+
+  @SubscribeMessage('message.send')
+  send(@ConnectedSocket() socket: Socket, @MessageBody() body: unknown): Promise<SocketReply<MessageView>> {
+    return this.handle('message.send', body, (input: Data<'message.send'>) => {
+      const me = principalOf<VisitorPrincipal>(socket);
+      return this.messages.execute({
+        chatId: me.chatId,
+        author: this.author(me),
+        clientMessageId: input.clientMessageId,
+        text: input.text,
+      });
+    });
+  }
+
+  @SubscribeMessage('typing')
+  typing(@ConnectedSocket() socket: Socket, @MessageBody() body: unknown): Promise<SocketReply<{ sent: boolean }>> {
+    return this.handle('typing', body, (input: Data<'typing'>) => {
+      const me = principalOf<VisitorPrincipal>(socket);
+      return { sent: this.sessions.typing(me.chatId, this.author(me), input.isTyping) };
+    });
+  }
+
+  @SubscribeMessage('chat.close')
+  close(@ConnectedSocket() socket: Socket, @MessageBody() body: unknown): Promise<SocketReply<ChatView>> {
+    return this.handle('chat.close', body, (input: Data<'chat.close'>) => {
+      const me = principalOf<VisitorPrincipal>(socket);
+      return this.endChat.close(me.chatId, this.author(me), me.siteId, input?.reason ?? 'closed by visitor');
+    });
+  }
+
+  @SubscribeMessage('chat.rate')
+  rate(@ConnectedSocket() socket: Socket, @MessageBody() body: unknown): Promise<SocketReply<ChatView>> {
+    return this.handle('chat.rate', body, (input: Data<'chat.rate'>) => {
+      const me = principalOf<VisitorPrincipal>(socket);
+      return this.endChat.rate(me.chatId, me.visitorId, me.siteId, input.rating, input.comment ?? null);
+    });
+  }
+
+  /**
+   * Resync after a reconnect: the client sends the id of the newest message it has; it gets every
+   * later message, and the server's newest id so it can re-send what the server lacks.
+   */
+  @SubscribeMessage('chat.sync')
+  sync(@ConnectedSocket() socket: Socket, @MessageBody() body: unknown): Promise<SocketReply<ChatSync>> {
+    return this.handle('chat.sync', body, (input: Data<'chat.sync'>) => {
+      const me = principalOf<VisitorPrincipal>(socket);
+      const record = this.runtime.state.chats.get(me.chatId);
+      const chat = visitorChatView(this.runtime.state, me.chatId);
+      if (!record || !chat) throw new ApiError('CHAT_NOT_FOUND', 'this chat is no longer available');
+      const messages = messagesAfter(record, input.afterMessageId).map((m) => messageView(m));
+      const last = record.messages[record.messages.length - 1];
+      return { messages, lastMessageId: last?.id ?? null, chat: { ...chat, messages: [] } };
+    });
+  }
+
+  private handle<E extends keyof typeof visitorEvents, T>(
+    event: E,
+    body: unknown,
+    run: (input: Data<E>) => T | Promise<T>,
+  ): Promise<SocketReply<T>> {
+    return handleSocketEvent(visitorEvents[event], body, this.maxBytes, run as (input: unknown) => T);
+  }
+
+  private author(me: VisitorPrincipal): Author {
+    const name = this.runtime.state.chats.get(me.chatId)?.visitor?.name ?? 'Visitor';
+    return { kind: 'visitor', id: me.visitorId, name };
+  }
+}

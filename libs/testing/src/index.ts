@@ -1,0 +1,17 @@
+export { freePort } from './lib/free-port';
+export { type Falsy, sleep, waitFor, type WaitForOptions } from './lib/wait-for';
+export {
+  killAllNodeProcesses,
+  type NodeProcessHandle,
+  type NodeProcessOptions,
+  type ProcessExit,
+  type ProcessResult,
+  runNodeProcessToExit,
+  type RunToExitOptions,
+  startNodeProcess,
+} from './lib/node-process';
+export { requireService, type RequiredService } from './lib/require-service';
+export { createTestSchemaName } from './lib/test-schema-name';
+export { httpJson, type HttpJsonResponse } from './lib/http-json';
+export { describeError } from './lib/describe-error';
+export { SocketRecorder, type RecordedEvent } from './lib/socket-recorder';

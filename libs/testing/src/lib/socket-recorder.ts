@@ -1,0 +1,87 @@
+import { io, type Socket } from 'socket.io-client';
+import { waitFor } from './wait-for';
+
+export interface RecordedEvent {
+  readonly event: string;
+  readonly payload: unknown;
+}
+
+/**
+ * A socket.io client that records every event it receives, for tests: `next(event, predicate)`
+ * waits for a matching event (already received or still to come), `count` tells how many arrived.
+ */
+export class SocketRecorder {
+  readonly events: RecordedEvent[] = [];
+
+  private constructor(readonly socket: Socket) {
+    socket.onAny((event: string, payload: unknown) => {
+      this.events.push({ event, payload });
+    });
+  }
+
+  /** Connects and resolves once connected; rejects with the server's `connect_error` message. */
+  static async connect(
+    url: string,
+    path: string,
+    token: string | undefined,
+    options: { timeoutMs?: number } = {},
+  ): Promise<SocketRecorder> {
+    const socket = io(url, {
+      path,
+      auth: token === undefined ? {} : { token },
+      transports: ['websocket'],
+      reconnection: false,
+      forceNew: true,
+      timeout: options.timeoutMs ?? 5000,
+    });
+    const recorder = new SocketRecorder(socket);
+    await new Promise<void>((resolve, reject) => {
+      socket.once('connect', () => resolve());
+      socket.once('connect_error', (error: Error) => {
+        socket.close();
+        reject(error);
+      });
+    });
+    return recorder;
+  }
+
+  get connected(): boolean {
+    return this.socket.connected;
+  }
+
+  /** Payloads received so far for `event`. */
+  all<T = unknown>(event: string): T[] {
+    return this.events.filter((e) => e.event === event).map((e) => e.payload as T);
+  }
+
+  count(event: string, predicate: (payload: unknown) => boolean = () => true): number {
+    return this.events.filter((e) => e.event === event && predicate(e.payload)).length;
+  }
+
+  /** The first received `event` payload matching `predicate`, waiting up to `timeoutMs`. */
+  next<T = unknown>(
+    event: string,
+    predicate: (payload: T) => boolean = () => true,
+    timeoutMs = 10_000,
+  ): Promise<T> {
+    return waitFor(
+      () => {
+        const found = this.events.find((e) => e.event === event && predicate(e.payload as T));
+        return found ? { value: found.payload as T } : undefined;
+      },
+      { timeoutMs, intervalMs: 10, description: `socket event "${event}"` },
+    ).then((box) => (box as { value: T }).value);
+  }
+
+  /** Emits with an acknowledgement and returns the server's reply. */
+  request<T = unknown>(event: string, payload?: unknown, timeoutMs = 10_000): Promise<T> {
+    const socket = this.socket.timeout(timeoutMs);
+    return (
+      payload === undefined ? socket.emitWithAck(event) : socket.emitWithAck(event, payload)
+    ) as Promise<T>;
+  }
+
+  close(): void {
+    this.socket.close();
+  }
+}

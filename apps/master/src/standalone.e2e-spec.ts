@@ -86,13 +86,15 @@ describe('standalone node, end to end', () => {
       { description: 'demo credentials on stdout' },
     );
     const siteId = /site id:\s+(\S+)/.exec(out)?.[1] ?? '';
-    const passwords = Object.fromEntries(
-      [...out.matchAll(/operator:\s+(\S+) \/ (\S+)/g)].map((m) => [m[1], m[2]]),
+    const passwords: Record<string, string> = Object.fromEntries(
+      [...out.matchAll(/operator:\s+(\S+) \/ (\S+)/g)].map((m) => [m[1] ?? '', m[2] ?? '']),
     );
     expect(Object.keys(passwords)).toEqual(['alice@demo.local', 'bob@demo.local']);
 
     // Nobody online yet: the widget offers the offline form, and starting a chat is refused.
-    await expect(httpJson('GET', `${base}/l/v/sites/${siteId}/availability`)).resolves.toMatchObject({
+    await expect(
+      httpJson('GET', `${base}/l/v/sites/${siteId}/availability`),
+    ).resolves.toMatchObject({
       status: 200,
       body: { online: false },
     });
@@ -109,10 +111,17 @@ describe('standalone node, end to end', () => {
     ).resolves.toMatchObject({ status: 201 });
 
     // Admin: a second department to transfer to.
-    const sales = await httpJson('POST', `${base}/l/admin/sites/${siteId}/departments`, { name: 'Sales' }, { 'x-admin-key': ADMIN_KEY });
+    const sales = await httpJson(
+      'POST',
+      `${base}/l/admin/sites/${siteId}/departments`,
+      { name: 'Sales' },
+      { 'x-admin-key': ADMIN_KEY },
+    );
     expect(sales.status).toBe(201);
     const support = (
-      await httpJson('GET', `${base}/l/admin/sites/${siteId}/departments`, undefined, { 'x-admin-key': ADMIN_KEY })
+      await httpJson('GET', `${base}/l/admin/sites/${siteId}/departments`, undefined, {
+        'x-admin-key': ADMIN_KEY,
+      })
     ).body as { id: string; name: string }[];
     const supportId = support.find((d) => d.name === 'Support')?.id;
     expect(supportId).toBeDefined();
@@ -120,10 +129,18 @@ describe('standalone node, end to end', () => {
     // Both operators log in, go online and open their delta sockets.
     const ops: Record<string, { token: string; id: string; socket: SocketRecorder }> = {};
     for (const email of ['alice@demo.local', 'bob@demo.local']) {
-      const login = await httpJson('POST', `${base}/l/o/login`, { email, password: passwords[email] });
+      const login = await httpJson('POST', `${base}/l/o/login`, {
+        email,
+        password: passwords[email],
+      });
       expect(login.status).toBe(200);
       const { token, operator } = login.body as { token: string; operator: { id: string } };
-      const status = await httpJson('POST', `${base}/l/o/set-status`, { status: 'online' }, { authorization: `Bearer ${token}` });
+      const status = await httpJson(
+        'POST',
+        `${base}/l/o/set-status`,
+        { status: 'online' },
+        { authorization: `Bearer ${token}` },
+      );
       expect(status).toMatchObject({ status: 200, body: { operator: { status: 'online' } } });
       const socket = await connect('/ws/o/delta', token);
       const full = await socket.next<OperatorSnapshot>('state.full');
@@ -145,7 +162,11 @@ describe('standalone node, end to end', () => {
     await visitor.next<ChatView>('chat.state', (c) => c.id === chatId);
     const assignedView = (await waitFor(
       async () => {
-        const snap = okData(await ops['alice@demo.local']!.socket.request<SocketReply<OperatorSnapshot>>('state.sync'));
+        const snap = okData(
+          await ops['alice@demo.local']!.socket.request<SocketReply<OperatorSnapshot>>(
+            'state.sync',
+          ),
+        );
         const chat = [...snap.queue, ...snap.chats].find((c) => c.id === chatId);
         return chat?.status === 'assigned' ? chat : undefined;
       },
@@ -165,43 +186,88 @@ describe('standalone node, end to end', () => {
     );
 
     // Visitor -> operator, idempotent by client message id.
-    const m1 = okData(await visitor.request<SocketReply<MessageView>>('message.send', { clientMessageId: 'v-1', text: 'Hello, my order is late' }));
-    const again = okData(await visitor.request<SocketReply<MessageView>>('message.send', { clientMessageId: 'v-1', text: 'Hello, my order is late' }));
+    const m1 = okData(
+      await visitor.request<SocketReply<MessageView>>('message.send', {
+        clientMessageId: 'v-1',
+        text: 'Hello, my order is late',
+      }),
+    );
+    const again = okData(
+      await visitor.request<SocketReply<MessageView>>('message.send', {
+        clientMessageId: 'v-1',
+        text: 'Hello, my order is late',
+      }),
+    );
     expect(again.id).toBe(m1.id);
-    await first.socket.next<Delta>('state.delta', (d) => d.items.some((i) => i.kind === 'message' && i.message.id === m1.id));
+    await first.socket.next<Delta>('state.delta', (d) =>
+      d.items.some((i) => i.kind === 'message' && i.message.id === m1.id),
+    );
 
     // Operator -> visitor.
-    const m2 = okData(await first.socket.request<SocketReply<MessageView>>('message.send', { chatId, clientMessageId: 'o-1', text: 'Let me check that for you' }));
+    const m2 = okData(
+      await first.socket.request<SocketReply<MessageView>>('message.send', {
+        chatId,
+        clientMessageId: 'o-1',
+        text: 'Let me check that for you',
+      }),
+    );
     await visitor.next<MessageView>('message.new', (m) => m.id === m2.id);
 
     // Typing both ways.
     okData(await visitor.request('typing', { isTyping: true }));
-    await first.socket.next<{ chatId: string; author: { kind: string } }>('typing', (t) => t.chatId === chatId && t.author.kind === 'visitor');
+    await first.socket.next<{ chatId: string; author: { kind: string } }>(
+      'typing',
+      (t) => t.chatId === chatId && t.author.kind === 'visitor',
+    );
     okData(await first.socket.request('typing', { chatId, isTyping: true }));
     await visitor.next<{ author: { kind: string } }>('typing', (t) => t.author.kind === 'operator');
 
     // Transfer to the colleague.
-    const transferred = okData(await first.socket.request<SocketReply<ChatView>>('chat.transfer', { chatId, toOperatorId: second.id }));
+    const transferred = okData(
+      await first.socket.request<SocketReply<ChatView>>('chat.transfer', {
+        chatId,
+        toOperatorId: second.id,
+      }),
+    );
     expect(transferred.operator?.id).toBe(second.id);
     await second.socket.next<Delta>('state.delta', (d) =>
-      d.items.some((i) => i.kind === 'chat' && i.chat.id === chatId && i.chat.operator?.id === second.id),
+      d.items.some(
+        (i) => i.kind === 'chat' && i.chat.id === chatId && i.chat.operator?.id === second.id,
+      ),
     );
     await visitor.next<ChatView>('chat.updated', (c) => c.operator?.id === second.id);
     // The first operator may not write to it any more.
-    const denied = await first.socket.request<SocketReply<MessageView>>('message.send', { chatId, clientMessageId: 'o-2', text: 'still here?' });
+    const denied = await first.socket.request<SocketReply<MessageView>>('message.send', {
+      chatId,
+      clientMessageId: 'o-2',
+      text: 'still here?',
+    });
     expect(denied).toMatchObject({ ok: false, error: { code: 'NOT_CHAT_OPERATOR' } });
 
-    const m3 = okData(await second.socket.request<SocketReply<MessageView>>('message.send', { chatId, clientMessageId: 'o-1', text: 'Your parcel ships today' }));
+    const m3 = okData(
+      await second.socket.request<SocketReply<MessageView>>('message.send', {
+        chatId,
+        clientMessageId: 'o-1',
+        text: 'Your parcel ships today',
+      }),
+    );
     await visitor.next<MessageView>('message.new', (m) => m.id === m3.id);
 
     // Close by the operator, rating by the visitor (once).
     okData(await second.socket.request('chat.close', { chatId, reason: 'resolved' }));
     await visitor.next<ChatView>('chat.updated', (c) => c.status === 'closed');
-    const rated = okData(await visitor.request<SocketReply<ChatView>>('chat.rate', { rating: 5, comment: 'Great' }));
+    const rated = okData(
+      await visitor.request<SocketReply<ChatView>>('chat.rate', { rating: 5, comment: 'Great' }),
+    );
     expect(rated.rating).toEqual({ rating: 5, comment: 'Great' });
-    await expect(visitor.request('chat.rate', { rating: 1 })).resolves.toMatchObject({ ok: false, error: { code: 'ALREADY_RATED' } });
+    await expect(visitor.request('chat.rate', { rating: 1 })).resolves.toMatchObject({
+      ok: false,
+      error: { code: 'ALREADY_RATED' },
+    });
 
-    const finalAudit = okData(await second.socket.request<SocketReply<OperatorSnapshot>>('state.sync'));
+    const finalAudit = okData(
+      await second.socket.request<SocketReply<OperatorSnapshot>>('state.sync'),
+    );
     expect(finalAudit.queue.concat(finalAudit.chats).some((c) => c.id === chatId)).toBe(false);
 
     // A second chat stays open across the crash.
@@ -209,7 +275,12 @@ describe('standalone node, end to end', () => {
     const { chatId: openId, token: openToken } = open.body as { chatId: string; token: string };
     const visitor2 = await connect('/ws/v/chat', openToken);
     await visitor2.next('chat.state');
-    const m4 = okData(await visitor2.request<SocketReply<MessageView>>('message.send', { clientMessageId: 'v2-1', text: 'Are you there?' }));
+    const m4 = okData(
+      await visitor2.request<SocketReply<MessageView>>('message.send', {
+        clientMessageId: 'v2-1',
+        text: 'Are you there?',
+      }),
+    );
 
     // kill -9: everything acknowledged must be back after the restart.
     for (const s of sockets) s.close();
@@ -232,11 +303,16 @@ describe('standalone node, end to end', () => {
     expect(openChat.status).not.toBe('closed');
     expect(openChat.messages.map((m) => m.id)).toEqual([m4.id]);
     // Resync from the last message it has: nothing newer; from nothing: everything.
-    await expect(reconnected2.request('chat.sync', { afterMessageId: m4.id })).resolves.toMatchObject({
+    await expect(
+      reconnected2.request('chat.sync', { afterMessageId: m4.id }),
+    ).resolves.toMatchObject({
       ok: true,
       data: { messages: [], lastMessageId: m4.id },
     });
-    const relogin = await httpJson('POST', `${base}/l/o/login`, { email: 'alice@demo.local', password: passwords['alice@demo.local'] });
+    const relogin = await httpJson('POST', `${base}/l/o/login`, {
+      email: 'alice@demo.local',
+      password: passwords['alice@demo.local'],
+    });
     expect(relogin.status).toBe(200);
     expect(openId).toBeDefined();
   });

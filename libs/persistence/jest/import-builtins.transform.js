@@ -21,6 +21,10 @@ module.exports = {
     return { code: `${helper}${code}` };
   },
   getCacheKey(source, path) {
-    return createHash('sha256').update('import-builtins-v1').update(path).update(source).digest('hex');
+    return createHash('sha256')
+      .update('import-builtins-v1')
+      .update(path)
+      .update(source)
+      .digest('hex');
   },
 };

@@ -1,4 +1,4 @@
-import { EPHEMERAL_EVENT_TYPES, type DomainEvent } from '@chat/domain';
+import { EPHEMERAL_EVENT_TYPES, compareClockId, type DomainEvent } from '@chat/domain';
 import type { ChatEventEntity } from './entities/chat-event.entity';
 import type { DepartmentEntity } from './entities/department.entity';
 import type { MessageEntity } from './entities/message.entity';
@@ -41,9 +41,7 @@ export function compareClockThenId(
   a: { clock: string; id: string },
   b: { clock: string; id: string },
 ): number {
-  if (a.clock !== b.clock) return a.clock < b.clock ? -1 : 1;
-  if (a.id !== b.id) return a.id < b.id ? -1 : 1;
-  return 0;
+  return compareClockId(a.clock, a.id, b.clock, b.id);
 }
 
 /** Keeps, per key, the row `keep` prefers; returns rows sorted by key. */
@@ -142,9 +140,17 @@ export function planBatch(events: readonly DomainEvent[]): JournalBatch {
       (o) => o.id,
       latest((o) => ({ clock: o.statusClock ?? '', id: o.statusEventId ?? '' })),
     ),
-    chatEvents: reduceByKey(chatEvents, (e) => e.id, earliest((e) => e)),
+    chatEvents: reduceByKey(
+      chatEvents,
+      (e) => e.id,
+      earliest((e) => e),
+    ),
     messages: reducedMessages,
-    offlineMessages: reduceByKey(offlineMessages, (o) => o.id, earliest((o) => o)),
+    offlineMessages: reduceByKey(
+      offlineMessages,
+      (o) => o.id,
+      earliest((o) => o),
+    ),
     chatIds: [],
     lockKeys: [],
   };

@@ -64,10 +64,10 @@ function wallDate(clock: HlcStamp): Date {
   return new Date(stampWallMs(clock));
 }
 
-function build<T extends EntityClass>(type: T, values: InstanceType<T>): InstanceType<T> {
-  return Object.assign(new type(), values) as InstanceType<T>;
+/** An entity instance (so TypeORM recognises it) holding exactly these values. */
+function build<E extends object>(type: new () => E, values: E): E {
+  return Object.assign(new type(), values);
 }
-type EntityClass = new () => object;
 
 // ---- configuration ----------------------------------------------------------------------------
 

@@ -69,7 +69,7 @@ export class TypeOrmStateSource extends StateSource {
       ...departments.map(departmentEventFrom),
       ...operators.flatMap(operatorEventsFrom),
       ...chatEvents.map(chatEventFrom),
-      ...messages.slice(1).map(messageEventFrom),
+      ...messages.map(messageEventFrom),
     ];
   }
 }

@@ -20,7 +20,9 @@ export interface StartedNode {
 function bodyErrorHandler(err: unknown, _req: Request, res: Response, next: NextFunction): void {
   const e = err as { type?: string; status?: number; message?: string };
   if (e.type === 'entity.too.large') {
-    res.status(413).json({ error: { code: 'PAYLOAD_TOO_LARGE', message: 'request body too large' } });
+    res
+      .status(413)
+      .json({ error: { code: 'PAYLOAD_TOO_LARGE', message: 'request body too large' } });
   } else if (e.status === 400 || e.type === 'entity.parse.failed') {
     res.status(400).json({ error: { code: 'VALIDATION_FAILED', message: 'malformed JSON body' } });
   } else {
@@ -31,7 +33,10 @@ function bodyErrorHandler(err: unknown, _req: Request, res: Response, next: Next
 /** Starts a node: both roles in one process until the cluster issue adds the other wiring. */
 export async function startNode(
   config: NodeConfig,
-  hooks: { onDemoSeed?: (seed: DemoSeed) => void; onSecretsGenerated?: (adminApiKey: string) => void } = {},
+  hooks: {
+    onDemoSeed?: (seed: DemoSeed) => void;
+    onSecretsGenerated?: (adminApiKey: string) => void;
+  } = {},
 ): Promise<StartedNode> {
   const secrets = loadOrCreateSecrets(config.dataDir, {
     adminApiKey: config.adminApiKey,
@@ -48,7 +53,8 @@ export async function startNode(
   app.useGlobalFilters(new ApiExceptionFilter());
   app.enableShutdownHooks();
   await app.listen(config.port, config.host);
-  const address = app.getHttpServer().address() as { port: number } | string | null;
+  const server = app.getHttpServer() as { address(): unknown };
+  const address = server.address() as { port: number } | string | null;
   const port = typeof address === 'object' && address ? address.port : config.port;
   return { app, url: `http://${config.host}:${port}` };
 }

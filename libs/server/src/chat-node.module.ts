@@ -37,7 +37,7 @@ import {
   NodeLifecycle,
 } from './runtime/node-lifecycle';
 import { PersistenceWorker } from './runtime/persistence-worker';
-import { type NodeSecrets, loadOrCreateSecrets } from './runtime/secrets';
+import { type NodeSecrets } from './runtime/secrets';
 import { AdminUseCase } from './use-cases/admin.use-case';
 import { AssignmentRequestsUseCase } from './use-cases/assignment-requests.use-case';
 import { EndChatUseCase } from './use-cases/end-chat.use-case';
@@ -95,8 +95,16 @@ export class ChatNodeModule {
             return dataSource;
           },
         },
-        { provide: EventJournal, useFactory: (ds: DataSource) => new TypeOrmEventJournal(ds), inject: [DataSource] },
-        { provide: StateSource, useFactory: (ds: DataSource) => new TypeOrmStateSource(ds), inject: [DataSource] },
+        {
+          provide: EventJournal,
+          useFactory: (ds: DataSource) => new TypeOrmEventJournal(ds),
+          inject: [DataSource],
+        },
+        {
+          provide: StateSource,
+          useFactory: (ds: DataSource) => new TypeOrmStateSource(ds),
+          inject: [DataSource],
+        },
         { provide: ClusterBus, useFactory: () => new InProcessClusterBus() },
         { provide: WorkQueue, useFactory: () => new InProcessWorkQueue() },
         { provide: HybridLogicalClock, useFactory: () => new HybridLogicalClock(config.nodeName) },
@@ -129,13 +137,20 @@ export class ChatNodeModule {
             }),
           inject: [WorkQueue, EventJournal],
         },
-        { provide: NodeHealth, useFactory: (bus: ClusterBus) => new NodeHealth(config.nodeName, bus), inject: [ClusterBus] },
+        {
+          provide: NodeHealth,
+          useFactory: (bus: ClusterBus) => new NodeHealth(config.nodeName, bus),
+          inject: [ClusterBus],
+        },
         { provide: PasswordHasher, useFactory: () => new PasswordHasher() },
         {
           provide: TokenService,
           useFactory: () =>
             new TokenService(
-              new JwtService({ secret: secrets.jwtSecret, signOptions: { expiresIn: config.jwtTtlSeconds } }),
+              new JwtService({
+                secret: secrets.jwtSecret,
+                signOptions: { expiresIn: config.jwtTtlSeconds },
+              }),
               config.jwtTtlSeconds,
             ),
         },

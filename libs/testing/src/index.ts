@@ -1,5 +1,5 @@
 export { freePort } from './lib/free-port';
-export { type Falsy, sleep, waitFor, type WaitForOptions } from './lib/wait-for';
+export { sleep, waitFor, type WaitForOptions } from './lib/wait-for';
 export {
   killAllNodeProcesses,
   type NodeProcessHandle,

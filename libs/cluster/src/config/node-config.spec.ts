@@ -10,7 +10,7 @@ function problemsOf(fn: () => unknown): string[] {
   throw new Error('expected a ConfigError');
 }
 
-describe(loadNodeConfig.name, () => {
+describe(`${loadNodeConfig.name}`, () => {
   it('gives documented defaults for an empty environment', () => {
     const sut = loadNodeConfig([], {});
     expect(sut).toMatchObject({

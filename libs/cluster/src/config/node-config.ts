@@ -105,12 +105,16 @@ export function loadNodeConfig(
   const problems: string[] = [];
   parseFlags(argv, problems);
   // Empty strings in the environment mean "not set", as in most .env tooling.
-  const cleanEnv = Object.fromEntries(Object.entries(env).filter(([, v]) => v !== undefined && v !== ''));
+  const cleanEnv = Object.fromEntries(
+    Object.entries(env).filter(([, v]) => v !== undefined && v !== ''),
+  );
   const parsed = envSchema.safeParse(cleanEnv);
   if (!parsed.success) {
     for (const issue of parsed.error.issues) {
       const value = cleanEnv[String(issue.path[0])];
-      const shown = /SECRET|KEY|PASSWORD|URL/.test(String(issue.path[0])) ? '(hidden)' : JSON.stringify(value);
+      const shown = /SECRET|KEY|PASSWORD|URL/.test(String(issue.path[0]))
+        ? '(hidden)'
+        : JSON.stringify(value);
       problems.push(`${issue.path.join('.')}=${shown}: ${issue.message}`);
     }
   }
@@ -121,7 +125,11 @@ export function loadNodeConfig(
     host: e.HOST,
     nodeName: e.NODE_NAME,
     mode: 'standalone',
-    database: { url: e.DATABASE_URL ?? null, schema: e.DATABASE_SCHEMA ?? null, dataDir: e.DATA_DIR },
+    database: {
+      url: e.DATABASE_URL ?? null,
+      schema: e.DATABASE_SCHEMA ?? null,
+      dataDir: e.DATA_DIR,
+    },
     dataDir: e.DATA_DIR,
     adminApiKey: e.ADMIN_API_KEY ?? null,
     jwtSecret: e.JWT_SECRET ?? null,

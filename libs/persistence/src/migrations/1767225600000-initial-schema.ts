@@ -1,5 +1,5 @@
 import type { MigrationInterface, QueryRunner } from 'typeorm';
-import { assertSchemaName, tableRef } from '../sql';
+import { schemaOf, tableRef } from '../sql';
 
 /**
  * The whole schema, hand-written. Ids are application-made UUIDs (no database defaults: PGlite has
@@ -117,9 +117,8 @@ export class InitialSchema1767225600000 implements MigrationInterface {
 }
 
 function tables(queryRunner: QueryRunner) {
-  const { schema } = queryRunner.connection.options as { schema?: string };
-  const ref = (name: string) =>
-    tableRef(schema === undefined ? undefined : assertSchemaName(schema), name);
+  const schema = schemaOf(queryRunner.connection);
+  const ref = (name: string) => tableRef(schema, name);
   return {
     sites: ref('sites'),
     departments: ref('departments'),

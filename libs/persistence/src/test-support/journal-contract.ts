@@ -103,17 +103,17 @@ export function describeJournalContract(
       const params = harness.schema === undefined ? [] : [harness.schema];
       const listTables = async () =>
         (
-          (await harness.dataSource.query(
+          await harness.dataSource.query<{ table_name: string }[]>(
             `SELECT table_name FROM information_schema.tables WHERE table_schema = ${schemaExpr} ORDER BY table_name`,
             params,
-          )) as { table_name: string }[]
+          )
         ).map((r) => r.table_name);
       await expect(listTables()).resolves.toEqual([...TABLES, 'migrations'].sort());
 
       await runMigrations(harness.dataSource);
-      const applied = (await harness.dataSource.query(
+      const applied = await harness.dataSource.query<{ name: string }[]>(
         `SELECT name FROM ${tableRef(harness.schema, 'migrations')}`,
-      )) as { name: string }[];
+      );
       expect(applied.map((r) => r.name)).toEqual(['InitialSchema1767225600000']);
     });
 
@@ -161,19 +161,21 @@ export function describeJournalContract(
 
     it('projects each chat as the reducer sees it', async () => {
       await journal.append([...scenario.events].reverse());
-      const chats = (await harness.dataSource.query(
+      const chats = await harness.dataSource.query<
+        {
+          id: string;
+          status: string;
+          operator_id: string | null;
+          department_id: string | null;
+          rating: number | null;
+          rating_comment: string | null;
+          closed_at: Date | null;
+          visitor_id: string | null;
+          audit_entries: number;
+        }[]
+      >(
         `SELECT id, status, operator_id, department_id, rating, rating_comment, closed_at, visitor_id, jsonb_array_length(audit) AS audit_entries FROM ${tableRef(harness.schema, 'chats')}`,
-      )) as {
-        id: string;
-        status: string;
-        operator_id: string | null;
-        department_id: string | null;
-        rating: number | null;
-        rating_comment: string | null;
-        closed_at: Date | null;
-        visitor_id: string | null;
-        audit_entries: number;
-      }[];
+      );
       const byId = new Map(chats.map((c) => [c.id, c]));
 
       expect(byId.get(ids.openChatId)).toMatchObject({
@@ -212,10 +214,10 @@ export function describeJournalContract(
       for (const order of [duplicates, [...duplicates].reverse()]) {
         await truncateTables(harness);
         for (const event of order) await journal.append([event]);
-        const rows = (await harness.dataSource.query(
+        const rows = await harness.dataSource.query<{ id: string }[]>(
           `SELECT id FROM ${tableRef(harness.schema, 'messages')} WHERE client_message_id = $1`,
           [ids.duplicateClientMessageId],
-        )) as { id: string }[];
+        );
         expect(rows.map((r) => r.id)).toEqual(kept);
       }
     });
@@ -232,10 +234,10 @@ export function describeJournalContract(
       for (const order of [statuses, [...statuses].reverse()]) {
         await truncateTables(harness);
         for (const event of order) await journal.append([event]);
-        const rows = (await harness.dataSource.query(
+        const rows = await harness.dataSource.query<Record<string, unknown>[]>(
           `SELECT status, status_clock, status_event_id, profile_clock FROM ${tableRef(harness.schema, 'operators')} WHERE id = $1`,
           [op1],
-        )) as Record<string, unknown>[];
+        );
         expect(rows).toEqual([
           {
             status: 'away',

@@ -119,11 +119,20 @@ export function buildScenario(): Scenario {
     'b',
   );
   for (const id of operatorIds) {
-    emit('operator.session.opened', { operatorId: id, siteId, sessionId: randomUUID(), nodeId: 'node-a' });
+    emit('operator.session.opened', {
+      operatorId: id,
+      siteId,
+      sessionId: randomUUID(),
+      nodeId: 'node-a',
+    });
     emit('operator.status.set', { operatorId: id, siteId, status: 'online' });
   }
   emit('operator.status.set', { operatorId: op1, siteId, status: 'away' }, 'b');
-  emit('operator.session.closed', { operatorId: op1, siteId, sessionId: randomUUID(), nodeId: 'node-b' }, 'b');
+  emit(
+    'operator.session.closed',
+    { operatorId: op1, siteId, sessionId: randomUUID(), nodeId: 'node-b' },
+    'b',
+  );
 
   const start = (departmentId: string | null, node: 'a' | 'b' = 'a') => {
     const chatId = randomUUID();
@@ -133,18 +142,48 @@ export function buildScenario(): Scenario {
         chatId,
         siteId,
         departmentId,
-        visitor: { id: `visitor-${chatId}`, name: 'Vera', email: node === 'a' ? 'vera@example.com' : null },
+        visitor: {
+          id: `visitor-${chatId}`,
+          name: 'Vera',
+          email: node === 'a' ? 'vera@example.com' : null,
+        },
         fields: { topic: 'billing' },
       },
       node,
     );
     return chatId;
   };
-  const visitorOf = (chatId: string): Author => ({ kind: 'visitor', id: `visitor-${chatId}`, name: 'Vera' });
-  const say = (chatId: string, author: Author, text: string, node: 'a' | 'b' = 'a', clientMessageId = randomUUID()) =>
-    emit('chat.message.added', { chatId, siteId, messageId: ids.next(), clientMessageId, author, text }, node);
-  const assign = (chatId: string, operatorId: string | null, epoch: number, departmentId: string | null = null) =>
-    emit('chat.assigned', { chatId, siteId, operatorId, departmentId, epoch, audit: audit(operatorId) });
+  const visitorOf = (chatId: string): Author => ({
+    kind: 'visitor',
+    id: `visitor-${chatId}`,
+    name: 'Vera',
+  });
+  const say = (
+    chatId: string,
+    author: Author,
+    text: string,
+    node: 'a' | 'b' = 'a',
+    clientMessageId = randomUUID(),
+  ) =>
+    emit(
+      'chat.message.added',
+      { chatId, siteId, messageId: ids.next(), clientMessageId, author, text },
+      node,
+    );
+  const assign = (
+    chatId: string,
+    operatorId: string | null,
+    epoch: number,
+    departmentId: string | null = null,
+  ) =>
+    emit('chat.assigned', {
+      chatId,
+      siteId,
+      operatorId,
+      departmentId,
+      epoch,
+      audit: audit(operatorId),
+    });
   const close = (chatId: string, by: Author) =>
     emit('chat.closed', { chatId, siteId, by, reason: 'resolved' });
 
@@ -177,7 +216,7 @@ export function buildScenario(): Scenario {
   assign(requeuedChatId, op0, 2);
 
   const recentlyClosedChatId = start(departmentIds[1]);
-  assign(recentlyClosedChatId, op1, 3);
+  assign(recentlyClosedChatId, op1, 3, departmentIds[1]);
   say(recentlyClosedChatId, visitorOf(recentlyClosedChatId), 'thanks');
   close(recentlyClosedChatId, visitorOf(recentlyClosedChatId));
   emit('chat.rated', { chatId: recentlyClosedChatId, siteId, rating: 5, comment: 'great' });
@@ -229,7 +268,7 @@ export function shuffledBatches<T>(items: readonly T[], random: () => number): T
     [shuffled[i], shuffled[j]] = [shuffled[j] as T, shuffled[i] as T];
   }
   const batches: T[][] = [];
-  for (let i = 0; i < shuffled.length; ) {
+  for (let i = 0; i < shuffled.length;) {
     const size = 1 + Math.floor(random() * 6);
     batches.push(shuffled.slice(i, i + size));
     i += size;

@@ -35,7 +35,10 @@ export class AdminController {
   @Post('sites/:siteId/departments')
   @HttpCode(201)
   createDepartment(@Param('siteId') siteId: string, @Body() body: unknown): Promise<Department> {
-    return this.admin.createDepartment(parseInput(id, siteId), parseInput(createDepartmentBody, body).name);
+    return this.admin.createDepartment(
+      parseInput(id, siteId),
+      parseInput(createDepartmentBody, body).name,
+    );
   }
 
   @Get('sites/:siteId/operators')
@@ -50,7 +53,13 @@ export class AdminController {
   }
 
   @Patch('operators/:operatorId')
-  updateOperator(@Param('operatorId') operatorId: string, @Body() body: unknown): Promise<OperatorView> {
-    return this.admin.updateOperator(parseInput(id, operatorId), parseInput(updateOperatorBody, body));
+  updateOperator(
+    @Param('operatorId') operatorId: string,
+    @Body() body: unknown,
+  ): Promise<OperatorView> {
+    return this.admin.updateOperator(
+      parseInput(id, operatorId),
+      parseInput(updateOperatorBody, body),
+    );
   }
 }

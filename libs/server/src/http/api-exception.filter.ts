@@ -7,7 +7,12 @@ import {
 } from '@nestjs/common';
 import { ThrottlerException } from '@nestjs/throttler';
 import { type Response } from 'express';
-import { type ApiErrorBody, type ApiErrorCode, httpStatusOf, toApiError } from '../use-cases/api-error';
+import {
+  type ApiErrorBody,
+  type ApiErrorCode,
+  httpStatusOf,
+  toApiError,
+} from '../use-cases/api-error';
 
 const CODE_BY_STATUS: Record<number, ApiErrorCode> = {
   400: 'VALIDATION_FAILED',

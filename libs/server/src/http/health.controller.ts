@@ -15,7 +15,10 @@ export class HealthController {
 
   /** Readiness: state loaded and every dependency this node needs to serve is reachable. */
   @Get('readyz')
-  readyz(@Res({ passthrough: true }) res: Response): { ready: boolean; checks: Record<string, boolean> } {
+  readyz(@Res({ passthrough: true }) res: Response): {
+    ready: boolean;
+    checks: Record<string, boolean>;
+  } {
     const checks = this.health.checks();
     const ready = Object.values(checks).every(Boolean);
     res.status(ready ? 200 : 503);

@@ -53,7 +53,10 @@ export class NodeLifecycle implements OnApplicationBootstrap, OnApplicationShutd
     await this.bus.start();
     this.worker.start();
     this.health.markStateLoaded();
-    this.logger.log({ events: events.length, applied, chats: this.runtime.state.chats.size }, 'state loaded');
+    this.logger.log(
+      { events: events.length, applied, chats: this.runtime.state.chats.size },
+      'state loaded',
+    );
     if (this.config.seedDemo) {
       const seed = await this.seeder.seedIfEmpty();
       if (seed) this.onSeed(seed);

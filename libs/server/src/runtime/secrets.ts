@@ -24,7 +24,8 @@ export function loadOrCreateSecrets(
   } catch {
     stored = {};
   }
-  const adminApiKey = given.adminApiKey ?? stored.adminApiKey ?? randomBytes(24).toString('base64url');
+  const adminApiKey =
+    given.adminApiKey ?? stored.adminApiKey ?? randomBytes(24).toString('base64url');
   const jwtSecret = given.jwtSecret ?? stored.jwtSecret ?? randomBytes(48).toString('base64url');
   const generated =
     (given.adminApiKey === null && stored.adminApiKey === undefined) ||

@@ -32,6 +32,7 @@ export class ApiError extends Error {
 const HTTP_STATUS: Partial<Record<ApiErrorCode, number>> = {
   VALIDATION_FAILED: 400,
   UNKNOWN_EVENT: 400,
+  INVALID_TRANSFER: 400,
   UNAUTHORIZED: 401,
   FORBIDDEN: 403,
   NOT_CHAT_OPERATOR: 403,

@@ -1,5 +1,11 @@
 import { Injectable } from '@nestjs/common';
-import { assertCanClose, assertCanRate, visitorChatView, type Author, type ChatView } from '@chat/domain';
+import {
+  assertCanClose,
+  assertCanRate,
+  visitorChatView,
+  type Author,
+  type ChatView,
+} from '@chat/domain';
 import { ChatRuntime } from '../runtime/chat-runtime';
 import { ApiError } from './api-error';
 

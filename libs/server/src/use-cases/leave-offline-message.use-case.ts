@@ -13,7 +13,10 @@ export class LeaveOfflineMessageUseCase {
     const state = this.runtime.state;
     if (!state.sites.has(body.siteId)) throw new ApiError('SITE_NOT_FOUND', 'no such site');
     const departmentId = body.departmentId ?? null;
-    if (departmentId !== null && state.departments.get(departmentId)?.value.siteId !== body.siteId) {
+    if (
+      departmentId !== null &&
+      state.departments.get(departmentId)?.value.siteId !== body.siteId
+    ) {
       throw new ApiError('DEPARTMENT_NOT_FOUND', 'no such department on this site');
     }
     const id = newId();

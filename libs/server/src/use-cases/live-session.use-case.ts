@@ -33,7 +33,14 @@ export class LiveSessionUseCase {
   typing(chatId: string, author: Author, isTyping: boolean): boolean {
     const chat = this.runtime.state.chats.get(chatId);
     if (!chat || !mayType(this.runtime.state, chatId, author)) return false;
-    const signal: TypingSignal = { id: newId(), type: 'typing', chatId, siteId: chat.siteId, author, isTyping };
+    const signal: TypingSignal = {
+      id: newId(),
+      type: 'typing',
+      chatId,
+      siteId: chat.siteId,
+      author,
+      isTyping,
+    };
     this.bus.publishSignal(signal);
     return true;
   }

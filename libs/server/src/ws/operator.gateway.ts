@@ -8,7 +8,13 @@ import {
   SubscribeMessage,
   WebSocketGateway,
 } from '@nestjs/websockets';
-import { operatorSnapshot, type Author, type ChatView, type MessageView, type OperatorSnapshot } from '@chat/domain';
+import {
+  operatorSnapshot,
+  type Author,
+  type ChatView,
+  type MessageView,
+  type OperatorSnapshot,
+} from '@chat/domain';
 import { randomUUID } from 'node:crypto';
 import { type Server, type Socket } from 'socket.io';
 import { type OperatorPrincipal } from '../auth/principal';
@@ -85,7 +91,10 @@ export class OperatorGateway implements OnGatewayInit, OnGatewayConnection, OnGa
   }
 
   @SubscribeMessage('message.send')
-  send(@ConnectedSocket() socket: Socket, @MessageBody() body: unknown): Promise<SocketReply<MessageView>> {
+  send(
+    @ConnectedSocket() socket: Socket,
+    @MessageBody() body: unknown,
+  ): Promise<SocketReply<MessageView>> {
     return this.handle('message.send', body, (input: Data<'message.send'>) => {
       const me = this.principal(socket);
       this.assertSiteChat(me, input.chatId);
@@ -99,7 +108,10 @@ export class OperatorGateway implements OnGatewayInit, OnGatewayConnection, OnGa
   }
 
   @SubscribeMessage('typing')
-  typing(@ConnectedSocket() socket: Socket, @MessageBody() body: unknown): Promise<SocketReply<{ sent: boolean }>> {
+  typing(
+    @ConnectedSocket() socket: Socket,
+    @MessageBody() body: unknown,
+  ): Promise<SocketReply<{ sent: boolean }>> {
     return this.handle('typing', body, (input: Data<'typing'>) => {
       const me = this.principal(socket);
       this.assertSiteChat(me, input.chatId);
@@ -108,31 +120,48 @@ export class OperatorGateway implements OnGatewayInit, OnGatewayConnection, OnGa
   }
 
   @SubscribeMessage('chat.take')
-  take(@ConnectedSocket() socket: Socket, @MessageBody() body: unknown): Promise<SocketReply<ChatView>> {
+  take(
+    @ConnectedSocket() socket: Socket,
+    @MessageBody() body: unknown,
+  ): Promise<SocketReply<ChatView>> {
     return this.handle('chat.take', body, (input: Data<'chat.take'>) =>
       this.assignments.take(this.principal(socket), input.chatId),
     );
   }
 
   @SubscribeMessage('chat.transfer')
-  transfer(@ConnectedSocket() socket: Socket, @MessageBody() body: unknown): Promise<SocketReply<ChatView>> {
+  transfer(
+    @ConnectedSocket() socket: Socket,
+    @MessageBody() body: unknown,
+  ): Promise<SocketReply<ChatView>> {
     return this.handle('chat.transfer', body, (input: Data<'chat.transfer'>) =>
       this.assignments.transfer(this.principal(socket), input),
     );
   }
 
   @SubscribeMessage('chat.close')
-  close(@ConnectedSocket() socket: Socket, @MessageBody() body: unknown): Promise<SocketReply<ChatView>> {
+  close(
+    @ConnectedSocket() socket: Socket,
+    @MessageBody() body: unknown,
+  ): Promise<SocketReply<ChatView>> {
     return this.handle('chat.close', body, (input: Data<'chat.close'>) => {
       const me = this.principal(socket);
       this.assertSiteChat(me, input.chatId);
-      return this.endChat.close(input.chatId, this.author(me), me.siteId, input.reason ?? 'closed by operator');
+      return this.endChat.close(
+        input.chatId,
+        this.author(me),
+        me.siteId,
+        input.reason ?? 'closed by operator',
+      );
     });
   }
 
   /** The client asks for a fresh full update, e.g. after it noticed a gap in revisions. */
   @SubscribeMessage('state.sync')
-  sync(@ConnectedSocket() socket: Socket, @MessageBody() body: unknown): Promise<SocketReply<OperatorSnapshot>> {
+  sync(
+    @ConnectedSocket() socket: Socket,
+    @MessageBody() body: unknown,
+  ): Promise<SocketReply<OperatorSnapshot>> {
     return this.handle('state.sync', body, () => {
       const snapshot = operatorSnapshot(this.runtime.state, this.principal(socket).operatorId);
       if (!snapshot) throw new ApiError('UNAUTHORIZED', 'operator no longer exists');
@@ -145,7 +174,12 @@ export class OperatorGateway implements OnGatewayInit, OnGatewayConnection, OnGa
     body: unknown,
     run: (input: Data<E>) => T | Promise<T>,
   ): Promise<SocketReply<T>> {
-    return handleSocketEvent(operatorEvents[event], body, this.maxBytes, run as (input: unknown) => T);
+    return handleSocketEvent(
+      operatorEvents[event],
+      body,
+      this.maxBytes,
+      run as (input: unknown) => T,
+    );
   }
 
   private principal(socket: Socket): OperatorPrincipal {
@@ -160,6 +194,7 @@ export class OperatorGateway implements OnGatewayInit, OnGatewayConnection, OnGa
   /** Another site's chat is answered exactly like a missing one (isolation without probing). */
   private assertSiteChat(me: OperatorPrincipal, chatId: string): void {
     const chat = this.runtime.state.chats.get(chatId);
-    if (!chat?.started || chat.siteId !== me.siteId) throw new ApiError('CHAT_NOT_FOUND', 'no such chat');
+    if (!chat?.started || chat.siteId !== me.siteId)
+      throw new ApiError('CHAT_NOT_FOUND', 'no such chat');
   }
 }

@@ -63,7 +63,10 @@ export class VisitorGateway implements OnGatewayInit, OnGatewayConnection, OnGat
     replyToUnknownEvents(socket, visitorEvents);
     const chat = visitorChatView(this.runtime.state, me.chatId);
     if (!chat) {
-      socket.emit('request.error', { code: 'CHAT_NOT_FOUND', message: 'this chat is no longer available' });
+      socket.emit('request.error', {
+        code: 'CHAT_NOT_FOUND',
+        message: 'this chat is no longer available',
+      });
       socket.disconnect(true);
       return;
     }
@@ -77,7 +80,10 @@ export class VisitorGateway implements OnGatewayInit, OnGatewayConnection, OnGat
   }
 
   @SubscribeMessage('message.send')
-  send(@ConnectedSocket() socket: Socket, @MessageBody() body: unknown): Promise<SocketReply<MessageView>> {
+  send(
+    @ConnectedSocket() socket: Socket,
+    @MessageBody() body: unknown,
+  ): Promise<SocketReply<MessageView>> {
     return this.handle('message.send', body, (input: Data<'message.send'>) => {
       const me = principalOf<VisitorPrincipal>(socket);
       return this.messages.execute({
@@ -90,7 +96,10 @@ export class VisitorGateway implements OnGatewayInit, OnGatewayConnection, OnGat
   }
 
   @SubscribeMessage('typing')
-  typing(@ConnectedSocket() socket: Socket, @MessageBody() body: unknown): Promise<SocketReply<{ sent: boolean }>> {
+  typing(
+    @ConnectedSocket() socket: Socket,
+    @MessageBody() body: unknown,
+  ): Promise<SocketReply<{ sent: boolean }>> {
     return this.handle('typing', body, (input: Data<'typing'>) => {
       const me = principalOf<VisitorPrincipal>(socket);
       return { sent: this.sessions.typing(me.chatId, this.author(me), input.isTyping) };
@@ -98,18 +107,35 @@ export class VisitorGateway implements OnGatewayInit, OnGatewayConnection, OnGat
   }
 
   @SubscribeMessage('chat.close')
-  close(@ConnectedSocket() socket: Socket, @MessageBody() body: unknown): Promise<SocketReply<ChatView>> {
+  close(
+    @ConnectedSocket() socket: Socket,
+    @MessageBody() body: unknown,
+  ): Promise<SocketReply<ChatView>> {
     return this.handle('chat.close', body, (input: Data<'chat.close'>) => {
       const me = principalOf<VisitorPrincipal>(socket);
-      return this.endChat.close(me.chatId, this.author(me), me.siteId, input?.reason ?? 'closed by visitor');
+      return this.endChat.close(
+        me.chatId,
+        this.author(me),
+        me.siteId,
+        input?.reason ?? 'closed by visitor',
+      );
     });
   }
 
   @SubscribeMessage('chat.rate')
-  rate(@ConnectedSocket() socket: Socket, @MessageBody() body: unknown): Promise<SocketReply<ChatView>> {
+  rate(
+    @ConnectedSocket() socket: Socket,
+    @MessageBody() body: unknown,
+  ): Promise<SocketReply<ChatView>> {
     return this.handle('chat.rate', body, (input: Data<'chat.rate'>) => {
       const me = principalOf<VisitorPrincipal>(socket);
-      return this.endChat.rate(me.chatId, me.visitorId, me.siteId, input.rating, input.comment ?? null);
+      return this.endChat.rate(
+        me.chatId,
+        me.visitorId,
+        me.siteId,
+        input.rating,
+        input.comment ?? null,
+      );
     });
   }
 
@@ -118,12 +144,16 @@ export class VisitorGateway implements OnGatewayInit, OnGatewayConnection, OnGat
    * later message, and the server's newest id so it can re-send what the server lacks.
    */
   @SubscribeMessage('chat.sync')
-  sync(@ConnectedSocket() socket: Socket, @MessageBody() body: unknown): Promise<SocketReply<ChatSync>> {
+  sync(
+    @ConnectedSocket() socket: Socket,
+    @MessageBody() body: unknown,
+  ): Promise<SocketReply<ChatSync>> {
     return this.handle('chat.sync', body, (input: Data<'chat.sync'>) => {
       const me = principalOf<VisitorPrincipal>(socket);
       const record = this.runtime.state.chats.get(me.chatId);
       const chat = visitorChatView(this.runtime.state, me.chatId);
-      if (!record || !chat) throw new ApiError('CHAT_NOT_FOUND', 'this chat is no longer available');
+      if (!record || !chat)
+        throw new ApiError('CHAT_NOT_FOUND', 'this chat is no longer available');
       const messages = messagesAfter(record, input.afterMessageId).map((m) => messageView(m));
       const last = record.messages[record.messages.length - 1];
       return { messages, lastMessageId: last?.id ?? null, chat: { ...chat, messages: [] } };
@@ -135,7 +165,12 @@ export class VisitorGateway implements OnGatewayInit, OnGatewayConnection, OnGat
     body: unknown,
     run: (input: Data<E>) => T | Promise<T>,
   ): Promise<SocketReply<T>> {
-    return handleSocketEvent(visitorEvents[event], body, this.maxBytes, run as (input: unknown) => T);
+    return handleSocketEvent(
+      visitorEvents[event],
+      body,
+      this.maxBytes,
+      run as (input: unknown) => T,
+    );
   }
 
   private author(me: VisitorPrincipal): Author {

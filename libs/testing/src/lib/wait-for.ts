@@ -11,9 +11,6 @@ export interface WaitForOptions {
 
 const NO_RESULT = Symbol('no result');
 
-/** The values `waitFor` keeps polling on. */
-export type Falsy = false | 0 | 0n | '' | null | undefined;
-
 /**
  * Polls `probe` until it returns (or resolves to) a truthy value without throwing, and returns that
  * value. On timeout throws an Error naming `description` and the last error (or last falsy result).
@@ -23,7 +20,7 @@ export type Falsy = false | 0 | 0n | '' | null | undefined;
 export async function waitFor<T>(
   probe: () => T | Promise<T>,
   options: WaitForOptions = {},
-): Promise<Exclude<T, Falsy>> {
+): Promise<T> {
   const timeoutMs = options.timeoutMs ?? 10_000;
   const intervalMs = options.intervalMs ?? 100;
   const description = options.description ?? 'the condition';
@@ -38,7 +35,7 @@ export async function waitFor<T>(
       if (value === NO_RESULT) {
         last = { error: new Error('the probe did not settle in time') };
       } else if (value) {
-        return value as Exclude<T, Falsy>;
+        return value;
       } else {
         last = { value };
       }

@@ -110,6 +110,19 @@ describe('standalone node, end to end', () => {
       }),
     ).resolves.toMatchObject({ status: 201 });
 
+    const left = await httpJson(
+      'GET',
+      `${base}/l/admin/sites/${siteId}/offline-messages`,
+      undefined,
+      {
+        'x-admin-key': ADMIN_KEY,
+      },
+    );
+    expect(left).toMatchObject({
+      status: 200,
+      body: [{ name: 'Early visitor', text: 'Call me back please' }],
+    });
+
     // Admin: a second department to transfer to.
     const sales = await httpJson(
       'POST',

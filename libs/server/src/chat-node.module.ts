@@ -14,6 +14,7 @@ import {
   createDataSource,
   runMigrations,
   TypeOrmEventJournal,
+  TypeOrmOfflineMessages,
   TypeOrmStateSource,
 } from '@chat/persistence';
 import { LoggerModule } from 'nestjs-pino';
@@ -103,6 +104,11 @@ export class ChatNodeModule {
         {
           provide: StateSource,
           useFactory: (ds: DataSource) => new TypeOrmStateSource(ds),
+          inject: [DataSource],
+        },
+        {
+          provide: TypeOrmOfflineMessages,
+          useFactory: (ds: DataSource) => new TypeOrmOfflineMessages(ds),
           inject: [DataSource],
         },
         { provide: ClusterBus, useFactory: () => new InProcessClusterBus() },

@@ -42,6 +42,7 @@ const envSchema = z.object({
   MAX_PAYLOAD_BYTES: positiveInt(64 * 1024),
   PERSIST_BATCH_SIZE: positiveInt(200),
   PERSIST_LINGER_MS: z.coerce.number().int().min(0).default(2),
+  SHUTDOWN_DRAIN_MS: z.coerce.number().int().min(0).default(15_000),
   SEED_DEMO: boolFromEnv.default(true),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
   LOGIN_RATE_LIMIT_PER_MINUTE: positiveInt(20),
@@ -64,6 +65,8 @@ export interface NodeConfig {
   maxPayloadBytes: number;
   persistBatchSize: number;
   persistLingerMs: number;
+  /** how long a stopping node waits for unconfirmed events to be written */
+  shutdownDrainMs: number;
   seedDemo: boolean;
   logLevel: z.infer<typeof envSchema>['LOG_LEVEL'];
   loginRateLimitPerMinute: number;
@@ -139,6 +142,7 @@ export function loadNodeConfig(
     maxPayloadBytes: e.MAX_PAYLOAD_BYTES,
     persistBatchSize: e.PERSIST_BATCH_SIZE,
     persistLingerMs: e.PERSIST_LINGER_MS,
+    shutdownDrainMs: e.SHUTDOWN_DRAIN_MS,
     seedDemo: e.SEED_DEMO,
     logLevel: e.LOG_LEVEL,
     loginRateLimitPerMinute: e.LOGIN_RATE_LIMIT_PER_MINUTE,

@@ -1,4 +1,16 @@
-import { Body, Controller, Get, HttpCode, Param, Patch, Post, UseGuards } from '@nestjs/common';
+import {
+  Body,
+  Controller,
+  Get,
+  HttpCode,
+  Param,
+  Patch,
+  Post,
+  Query,
+  UseGuards,
+} from '@nestjs/common';
+import { type OfflineMessage, TypeOrmOfflineMessages } from '@chat/persistence';
+import { z } from 'zod';
 import { type Department, type OperatorView, type Site } from '@chat/domain';
 import { id } from '../schemas/common';
 import {
@@ -14,7 +26,10 @@ import { parseInput } from './parse';
 @Controller('l/admin')
 @UseGuards(AdminKeyGuard)
 export class AdminController {
-  constructor(private readonly admin: AdminUseCase) {}
+  constructor(
+    private readonly admin: AdminUseCase,
+    private readonly offlineMessages: TypeOrmOfflineMessages,
+  ) {}
 
   @Get('sites')
   sites(): Site[] {
@@ -61,5 +76,17 @@ export class AdminController {
       parseInput(id, operatorId),
       parseInput(updateOperatorBody, body),
     );
+  }
+
+  /** Messages visitors left while nobody was online, newest first (read from the database). */
+  @Get('sites/:siteId/offline-messages')
+  async offline(
+    @Param('siteId') siteId: string,
+    @Query('limit') limit?: string,
+  ): Promise<OfflineMessage[]> {
+    const site = parseInput(id, siteId);
+    this.admin.listDepartments(site); // answers SITE_NOT_FOUND for an unknown site
+    const max = parseInput(z.coerce.number().int().min(1).max(500).default(50), limit);
+    return this.offlineMessages.listBySite(site, { limit: max });
   }
 }

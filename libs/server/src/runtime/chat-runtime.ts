@@ -29,6 +29,8 @@ export class ChatRuntime {
   private readonly listeners: ChangeListener[] = [];
   /** ids of events this node committed recently: their echo from the bus is skipped cheaply */
   private readonly ownRecent = new Set<string>();
+  /** publishes not yet confirmed, for a clean shutdown */
+  private readonly inFlight = new Set<Promise<void>>();
   private readonly logger = new Logger(ChatRuntime.name);
 
   constructor(
@@ -60,15 +62,51 @@ export class ChatRuntime {
 
   /** Creates, applies and publishes an event; resolves when the bus and the journal confirmed it. */
   async commit<T extends EventType>(type: T, data: EventDataMap[T]): Promise<EventEnvelope<T>> {
+    const { event, confirmation } = this.emit(type, data);
+    await confirmation;
+    return event;
+  }
+
+  /**
+   * Applies a new event now and starts publishing it. The caller gets the event at once (to
+   * re-publish it later if the confirmation fails) and the confirmation to await.
+   */
+  emit<T extends EventType>(
+    type: T,
+    data: EventDataMap[T],
+  ): { event: EventEnvelope<T>; confirmation: Promise<void> } {
     const event = this.events.create(type, data);
     this.applyAndNotify(event as DomainEvent);
     this.rememberOwn(event.id);
+    return { event, confirmation: this.publish(event as DomainEvent) };
+  }
+
+  /**
+   * Publishes an event (again): on the bus and, unless ephemeral, to the persistence queue. Safe
+   * to repeat: receivers and the journal drop what they already have by event id.
+   */
+  publish(event: DomainEvent): Promise<void> {
     const confirmations: Promise<void>[] = [this.bus.publish(event)];
-    if (!EPHEMERAL_EVENT_TYPES.has(type)) {
+    if (!EPHEMERAL_EVENT_TYPES.has(event.type)) {
       confirmations.push(this.workQueue.publish(PERSISTENCE_QUEUE, event.id, event));
     }
-    await Promise.all(confirmations);
-    return event;
+    const confirmation = Promise.all(confirmations).then(() => undefined);
+    this.inFlight.add(confirmation);
+    const forget = (): void => void this.inFlight.delete(confirmation);
+    confirmation.then(forget, forget);
+    return confirmation;
+  }
+
+  /** Waits until every published event is confirmed (or `timeoutMs` passed); true when none is left. */
+  async drain(timeoutMs: number): Promise<boolean> {
+    const deadline = Date.now() + timeoutMs;
+    while (this.inFlight.size > 0 && Date.now() < deadline) {
+      const timeout = new Promise((resolve) =>
+        setTimeout(resolve, Math.max(0, deadline - Date.now())).unref(),
+      );
+      await Promise.race([Promise.allSettled([...this.inFlight]), timeout]);
+    }
+    return this.inFlight.size === 0;
   }
 
   private receive(event: DomainEvent): void {

@@ -1,4 +1,5 @@
 import {
+  type BeforeApplicationShutdown,
   Inject,
   Injectable,
   Logger,
@@ -24,7 +25,9 @@ export type DemoSeedListener = (seed: DemoSeed) => void;
  * clients; on shutdown stop deciding, then drain what waits for the database.
  */
 @Injectable()
-export class NodeLifecycle implements OnApplicationBootstrap, OnApplicationShutdown {
+export class NodeLifecycle
+  implements OnApplicationBootstrap, BeforeApplicationShutdown, OnApplicationShutdown
+{
   private readonly logger = new Logger(NodeLifecycle.name);
   private housekeeping: NodeJS.Timeout | null = null;
 
@@ -68,14 +71,22 @@ export class NodeLifecycle implements OnApplicationBootstrap, OnApplicationShutd
     this.housekeeping.unref();
   }
 
-  async onApplicationShutdown(signal?: string): Promise<void> {
-    this.logger.log({ signal }, 'shutting down');
+  /** Before the HTTP server closes: report not ready, stop deciding. */
+  beforeApplicationShutdown(signal?: string): void {
+    this.logger.log({ signal }, 'draining');
     this.health.markDraining();
     if (this.housekeeping) clearInterval(this.housekeeping);
     this.assigner.stop();
+  }
+
+  /** After the last client is gone: write what still waits for the database, then disconnect. */
+  async onApplicationShutdown(): Promise<void> {
+    const drained = await this.runtime.drain(this.config.shutdownDrainMs);
+    if (!drained) this.logger.warn('shutdown: some events were not confirmed in time');
     await this.worker.stop();
     await this.bus.stop();
     await this.workQueue.stop();
     if (this.dataSource.isInitialized) await this.dataSource.destroy();
+    this.logger.log('stopped');
   }
 }

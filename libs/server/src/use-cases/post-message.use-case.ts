@@ -1,9 +1,11 @@
 import { Injectable } from '@nestjs/common';
 import {
   assertCanPostMessage,
-  newId,
   messageView,
+  newId,
   type Author,
+  type DomainEvent,
+  type Message,
   type MessageView,
 } from '@chat/domain';
 import { ChatRuntime } from '../runtime/chat-runtime';
@@ -16,32 +18,27 @@ export interface PostMessageCommand {
 }
 
 /**
- * Adds a message to a chat. Idempotent by the client's message id: a re-sent message (after a
- * reconnect, or twice in flight) gets the first one's answer, once that one is confirmed.
+ * Adds a message to a chat. Idempotent by the client's message id: a re-sent message gets the
+ * first one's answer once that one is confirmed, even if the chat has moved on (closed,
+ * transferred) since; one whose confirmation failed is published again.
  */
 @Injectable()
 export class PostMessageUseCase {
-  /** confirmations still outstanding, by server message id */
-  private readonly pending = new Map<string, Promise<unknown>>();
+  /** messages accepted but not yet confirmed, or whose confirmation failed: by server id */
+  private readonly unconfirmed = new Map<
+    string,
+    { event: DomainEvent; confirmation: Promise<void> }
+  >();
 
   constructor(private readonly runtime: ChatRuntime) {}
 
   async execute(cmd: PostMessageCommand): Promise<MessageView> {
-    const state = this.runtime.state;
-    assertCanPostMessage(state, { chatId: cmd.chatId, author: cmd.author });
-    const chat = state.chats.get(cmd.chatId);
-    const existing = chat?.messages.find(
-      (m) =>
-        m.clientMessageId === cmd.clientMessageId &&
-        m.author.kind === cmd.author.kind &&
-        m.author.id === cmd.author.id,
-    );
-    if (existing) {
-      await this.pending.get(existing.id);
-      return messageView(existing);
-    }
+    const existing = this.findOwn(cmd);
+    if (existing) return this.confirmExisting(existing);
+    assertCanPostMessage(this.runtime.state, { chatId: cmd.chatId, author: cmd.author });
+    const chat = this.runtime.state.chats.get(cmd.chatId);
     const messageId = newId();
-    const confirmation = this.runtime.commit('chat.message.added', {
+    const { event, confirmation } = this.runtime.emit('chat.message.added', {
       chatId: cmd.chatId,
       siteId: chat?.siteId ?? '',
       messageId,
@@ -49,19 +46,50 @@ export class PostMessageUseCase {
       author: cmd.author,
       text: cmd.text,
     });
-    this.pending.set(messageId, confirmation);
-    try {
-      const event = await confirmation;
-      return messageView({
-        id: messageId,
-        chatId: cmd.chatId,
-        clientMessageId: cmd.clientMessageId,
-        author: cmd.author,
-        text: cmd.text,
-        clock: event.clock,
-      });
-    } finally {
-      this.pending.delete(messageId);
+    await this.track(messageId, event, confirmation);
+    return messageView({
+      id: messageId,
+      chatId: cmd.chatId,
+      clientMessageId: cmd.clientMessageId,
+      author: cmd.author,
+      text: cmd.text,
+      clock: event.clock,
+    });
+  }
+
+  /** Only the author's own message can match: the author comes from the authenticated session. */
+  private findOwn(cmd: PostMessageCommand): Message | undefined {
+    return this.runtime.state.chats
+      .get(cmd.chatId)
+      ?.messages.find(
+        (m) =>
+          m.clientMessageId === cmd.clientMessageId &&
+          m.author.kind === cmd.author.kind &&
+          m.author.id === cmd.author.id,
+      );
+  }
+
+  private async confirmExisting(message: Message): Promise<MessageView> {
+    const pending = this.unconfirmed.get(message.id);
+    if (pending) {
+      const settled = await pending.confirmation.then(
+        () => true,
+        () => false,
+      );
+      // The first attempt failed (broker or database unavailable): this re-send publishes again.
+      if (!settled)
+        await this.track(message.id, pending.event, this.runtime.publish(pending.event));
     }
+    return messageView(message);
+  }
+
+  private async track(
+    messageId: string,
+    event: DomainEvent,
+    confirmation: Promise<void>,
+  ): Promise<void> {
+    this.unconfirmed.set(messageId, { event, confirmation });
+    await confirmation;
+    this.unconfirmed.delete(messageId);
   }
 }

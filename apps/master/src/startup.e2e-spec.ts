@@ -1,5 +1,7 @@
 /** A wrong flag or setting stops either app at start with a message naming the problem. */
 import { runNodeProcessToExit } from '@chat/testing';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
 const mains = {
@@ -23,10 +25,34 @@ describe.each(Object.entries(mains))('%s start-up', (app, script) => {
     expect(result.stderr).toContain('unknown flag --verbose');
   });
 
-  it('says cluster flags are not available yet', async () => {
-    const result = await run(['--node_name', 'master', '--cluster_config', 'cluster.json']);
-    expect(result.code).toBe(2);
-    expect(result.stderr).toMatch(/--node_name: cluster mode is not available/);
+  it('names a missing cluster config file and a node name outside the list', async () => {
+    const missing = await run([
+      '--node_name',
+      app,
+      '--cluster_config',
+      '/nonexistent/cluster.json',
+    ]);
+    expect(missing.code).toBe(2);
+    expect(missing.stderr).toContain('--cluster_config /nonexistent/cluster.json: file not found');
+
+    const dir = mkdtempSync(join(tmpdir(), 'cluster-config-'));
+    const file = join(dir, 'cluster.json');
+    writeFileSync(
+      file,
+      JSON.stringify({
+        cluster_name: 'default',
+        chat_server_node_names: ['master', 'slave1', 'slave1'],
+        chat_server_master_node_name: 'boss',
+      }),
+    );
+    const bad = await run(['--node_name', 'ghost', '--cluster_config', file]);
+    rmSync(dir, { recursive: true, force: true });
+    expect(bad.code).toBe(2);
+    expect(bad.stderr).toContain('chat_server_node_names repeats "slave1"');
+    expect(bad.stderr).toContain(
+      'chat_server_master_node_name "boss" is not in chat_server_node_names',
+    );
+    expect(bad.stderr).toContain('--node_name "ghost" is not in chat_server_node_names');
   });
 
   it('lists every bad environment value at once', async () => {

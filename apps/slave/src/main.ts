@@ -2,11 +2,11 @@ import 'reflect-metadata';
 import { ConfigError, loadNodeConfig, type NodeConfig } from '@chat/cluster';
 import { startNode } from '@chat/server';
 
-const APP = 'slave';
+const APP = 'slave' as const;
 
 function readConfig(): NodeConfig {
   try {
-    return loadNodeConfig(process.argv.slice(2), process.env);
+    return loadNodeConfig(process.argv.slice(2), process.env, { app: APP });
   } catch (error) {
     if (error instanceof ConfigError) {
       process.stderr.write(`${APP}: ${error.message}\n`);
@@ -18,6 +18,13 @@ function readConfig(): NodeConfig {
 
 async function main(): Promise<void> {
   const config = readConfig();
+  if (config.mode === 'cluster') {
+    // The flags and the file are valid; the RabbitMQ wiring of the roles is still being built.
+    process.stderr.write(
+      `${APP}: cluster mode (node "${config.nodeName}" of "${config.cluster?.clusterName ?? ''}") is not available in this build yet; run without --node_name/--cluster_config for a standalone node\n`,
+    );
+    process.exit(3);
+  }
   const node = await startNode(config, {
     onSecretsGenerated: (adminApiKey) =>
       process.stdout.write(

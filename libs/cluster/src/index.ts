@@ -1,1 +1,2 @@
 export * from './config/node-config';
+export * from './config/cluster-config';

@@ -54,11 +54,126 @@ describe(`${loadNodeConfig.name}`, () => {
 
   it('rejects unknown flags and stray arguments by name', () => {
     const problems = problemsOf(() => loadNodeConfig(['--verbose=1', 'extra'], {}));
-    expect(problems).toEqual(['unknown flag --verbose', 'unexpected argument "extra"']);
+    expect(problems).toEqual([
+      'unknown flag --verbose (known: --node_name, --cluster_config)',
+      'unexpected argument "extra"',
+    ]);
   });
 
-  it('says cluster flags are not available yet instead of ignoring them', () => {
-    const problems = problemsOf(() => loadNodeConfig(['--node_name', 'master'], {}));
-    expect(problems[0]).toMatch(/--node_name: cluster mode is not available/);
+  describe('cluster flags', () => {
+    const files: Record<string, string> = {
+      'ok.json': JSON.stringify({
+        cluster_name: 'default',
+        chat_server_node_names: ['master', 'slave1', 'slave2'],
+        chat_server_master_node_name: 'master',
+      }),
+      'broken.json': '{"cluster_name": ',
+      'shape.json': JSON.stringify({ cluster_name: 'x', chat_server_node_names: 'master' }),
+      'extra.json': JSON.stringify({
+        cluster_name: 'x',
+        chat_server_node_names: ['a'],
+        chat_server_master_node_name: 'a',
+        chat_server_port: 1,
+      }),
+      'repeat.json': JSON.stringify({
+        cluster_name: 'x',
+        chat_server_node_names: ['master', 'slave1', 'slave1'],
+        chat_server_master_node_name: 'master',
+      }),
+      'nomaster.json': JSON.stringify({
+        cluster_name: 'x',
+        chat_server_node_names: ['a', 'b'],
+        chat_server_master_node_name: 'master',
+      }),
+    };
+    const readFile = (path: string): string => {
+      const text = files[path];
+      if (text === undefined) throw Object.assign(new Error('nope'), { code: 'ENOENT' });
+      return text;
+    };
+    const load = (argv: string[], app?: 'master' | 'slave') =>
+      loadNodeConfig(argv, {}, { readFile, ...(app ? { app } : {}) });
+    const problems = (argv: string[], app?: 'master' | 'slave') =>
+      problemsOf(() => load(argv, app));
+
+    it('reads a valid cluster config into cluster mode', () => {
+      const sut = load(['--node_name', 'slave1', '--cluster_config=ok.json'], 'slave');
+      expect(sut.mode).toBe('cluster');
+      expect(sut.nodeName).toBe('slave1');
+      expect(sut.cluster).toEqual({
+        file: 'ok.json',
+        clusterName: 'default',
+        nodeNames: ['master', 'slave1', 'slave2'],
+        masterNodeName: 'master',
+        nodeName: 'slave1',
+      });
+    });
+
+    it.each([
+      [['--node_name', 'master'], /--cluster_config is required with --node_name/],
+      [['--cluster_config', 'ok.json'], /--node_name is required with --cluster_config/],
+      [['--node_name'], /--node_name needs a value/],
+      [
+        ['--node_name', 'a', '--node_name', 'b', '--cluster_config', 'ok.json'],
+        /--node_name is given twice/,
+      ],
+      [['--node_name', 'bad name!', '--cluster_config', 'ok.json'], /--node_name "bad name!"/],
+      [
+        ['--node_name', 'master', '--cluster_config', 'missing.json'],
+        /missing\.json: file not found/,
+      ],
+      [
+        ['--node_name', 'master', '--cluster_config', 'broken.json'],
+        /broken\.json: not valid JSON/,
+      ],
+      [
+        ['--node_name', 'master', '--cluster_config', 'shape.json'],
+        /shape\.json: chat_server_node_names: /,
+      ],
+      [
+        ['--node_name', 'a', '--cluster_config', 'extra.json'],
+        /extra\.json: \(root\): .*chat_server_port/,
+      ],
+      [
+        ['--node_name', 'master', '--cluster_config', 'repeat.json'],
+        /chat_server_node_names repeats "slave1"/,
+      ],
+      [
+        ['--node_name', 'a', '--cluster_config', 'nomaster.json'],
+        /chat_server_master_node_name "master" is not in chat_server_node_names/,
+      ],
+      [
+        ['--node_name', 'slave9', '--cluster_config', 'ok.json'],
+        /--node_name "slave9" is not in chat_server_node_names of ok\.json/,
+      ],
+    ])('stops on %j naming the problem', (argv, message) => {
+      expect(problems(argv).join('\n')).toMatch(message);
+    });
+
+    it('keeps the master app for the configured master and slaves for the rest', () => {
+      expect(
+        problems(['--node_name', 'slave1', '--cluster_config', 'ok.json'], 'master')[0],
+      ).toMatch(/master app runs the configured master "master"/);
+      expect(
+        problems(['--node_name', 'master', '--cluster_config', 'ok.json'], 'slave')[0],
+      ).toMatch(/is the configured master: start it with the master app/);
+    });
+
+    it('builds the broker URL from MQ_* without leaking the password', () => {
+      const sut = loadNodeConfig([], {
+        MQ_HOST: 'mq',
+        MQ_PORT: '5671',
+        MQ_USERNAME: 'chat',
+        MQ_PASSWORD: 's3cr/t',
+        MQ_VIRTUAL_HOST: 'chat/prod',
+        MQ_TLS: 'true',
+        MQ_NODE_ID_PREFIX: 'blue.',
+      });
+      expect(sut.mq).toEqual({
+        url: 'amqps://chat:s3cr%2Ft@mq:5671/chat%2Fprod',
+        safeUrl: 'amqps://chat:***@mq:5671/chat%2Fprod',
+        prefix: 'blue.',
+      });
+    });
   });
 });

@@ -4,6 +4,12 @@
  * value.
  */
 import { z } from 'zod';
+import {
+  type ClusterConfig,
+  NODE_NAME_PATTERN,
+  type ReadFile,
+  readClusterConfig,
+} from './cluster-config';
 
 export class ConfigError extends Error {
   constructor(readonly problems: string[]) {
@@ -23,8 +29,18 @@ const envSchema = z.object({
   HOST: z.string().min(1).default('127.0.0.1'),
   NODE_NAME: z
     .string()
-    .regex(/^[A-Za-z0-9_-]{1,64}$/, 'letters, digits, "_" or "-", at most 64')
+    .regex(NODE_NAME_PATTERN, 'letters, digits, "_" or "-", at most 64')
     .default('standalone'),
+  MQ_HOST: z.string().min(1).default('127.0.0.1'),
+  MQ_PORT: z.coerce.number().int().min(1).max(65535).default(5672),
+  MQ_USERNAME: z.string().min(1).default('guest'),
+  MQ_PASSWORD: z.string().min(1).default('guest'),
+  MQ_VIRTUAL_HOST: z.string().min(1).default('/'),
+  MQ_NODE_ID_PREFIX: z
+    .string()
+    .regex(/^[A-Za-z0-9_.-]{0,64}$/, 'letters, digits, "_", "-" or ".", at most 64')
+    .default(''),
+  MQ_TLS: boolFromEnv.default(false),
   DATABASE_URL: z
     .string()
     .regex(/^postgres(ql)?:\/\//, 'must be a postgres:// URL')
@@ -53,7 +69,11 @@ export interface NodeConfig {
   host: string;
   nodeName: string;
   /** standalone: one process with both roles, the in-process bus, and PGlite unless a URL is set */
-  mode: 'standalone';
+  mode: 'standalone' | 'cluster';
+  /** set in cluster mode (`--node_name` and `--cluster_config`) */
+  cluster: ClusterConfig | null;
+  /** broker settings, used in cluster mode */
+  mq: { url: string; safeUrl: string; prefix: string };
   database: { url: string | null; schema: string | null; dataDir: string };
   dataDir: string;
   /** null: generate one and keep it in the data directory (standalone only) */
@@ -72,8 +92,10 @@ export interface NodeConfig {
   loginRateLimitPerMinute: number;
 }
 
-/** Flags accepted on the command line; cluster flags arrive with the cluster issue. */
-const KNOWN_FLAGS = new Set<string>([]);
+/** Flags accepted on the command line. */
+const KNOWN_FLAGS = new Set<string>(['node_name', 'cluster_config']);
+
+export type AppName = 'master' | 'slave';
 
 function parseFlags(argv: readonly string[], problems: string[]): Map<string, string> {
   const flags = new Map<string, string>();
@@ -86,16 +108,13 @@ function parseFlags(argv: readonly string[], problems: string[]): Map<string, st
     const [rawName, inlineValue] = arg.slice(2).split(/=(.*)/s, 2);
     const name = rawName ?? '';
     if (!KNOWN_FLAGS.has(name)) {
-      problems.push(
-        name === 'node_name' || name === 'cluster_config'
-          ? `--${name}: cluster mode is not available in this build yet; run without cluster flags for a standalone node`
-          : `unknown flag --${name}`,
-      );
+      problems.push(`unknown flag --${name} (known: --node_name, --cluster_config)`);
       if (inlineValue === undefined) i++;
       continue;
     }
     const value = inlineValue ?? argv[++i];
     if (value === undefined || value.startsWith('--')) problems.push(`--${name} needs a value`);
+    else if (flags.has(name)) problems.push(`--${name} is given twice`);
     else flags.set(name, value);
   }
   return flags;
@@ -104,9 +123,10 @@ function parseFlags(argv: readonly string[], problems: string[]): Map<string, st
 export function loadNodeConfig(
   argv: readonly string[],
   env: Readonly<Record<string, string | undefined>>,
+  options: { app?: AppName; readFile?: ReadFile } = {},
 ): NodeConfig {
   const problems: string[] = [];
-  parseFlags(argv, problems);
+  const flags = parseFlags(argv, problems);
   // Empty strings in the environment mean "not set", as in most .env tooling.
   const cleanEnv = Object.fromEntries(
     Object.entries(env).filter(([, v]) => v !== undefined && v !== ''),
@@ -121,13 +141,16 @@ export function loadNodeConfig(
       problems.push(`${issue.path.join('.')}=${shown}: ${issue.message}`);
     }
   }
+  const cluster = readClusterFlags(flags, options, problems);
   if (problems.length > 0 || !parsed.success) throw new ConfigError(problems);
   const e = parsed.data;
   return {
     port: e.PORT,
     host: e.HOST,
-    nodeName: e.NODE_NAME,
-    mode: 'standalone',
+    nodeName: cluster?.nodeName ?? e.NODE_NAME,
+    mode: cluster ? 'cluster' : 'standalone',
+    cluster,
+    mq: brokerUrl(e),
     database: {
       url: e.DATABASE_URL ?? null,
       schema: e.DATABASE_SCHEMA ?? null,
@@ -146,5 +169,52 @@ export function loadNodeConfig(
     seedDemo: e.SEED_DEMO,
     logLevel: e.LOG_LEVEL,
     loginRateLimitPerMinute: e.LOGIN_RATE_LIMIT_PER_MINUTE,
+  };
+}
+
+function readClusterFlags(
+  flags: Map<string, string>,
+  options: { app?: AppName; readFile?: ReadFile },
+  problems: string[],
+): ClusterConfig | null {
+  const nodeName = flags.get('node_name');
+  const file = flags.get('cluster_config');
+  if (nodeName === undefined && file === undefined) return null;
+  if (nodeName === undefined) {
+    problems.push('--node_name is required with --cluster_config');
+    return null;
+  }
+  if (file === undefined) {
+    problems.push('--cluster_config is required with --node_name');
+    return null;
+  }
+  if (!NODE_NAME_PATTERN.test(nodeName)) {
+    problems.push(`--node_name "${nodeName}": letters, digits, "_" or "-", 1-64 characters`);
+    return null;
+  }
+  const read = readClusterConfig(file, nodeName, options.readFile);
+  problems.push(...read.problems);
+  const config = read.config;
+  if (config && options.app === 'master' && nodeName !== config.masterNodeName) {
+    problems.push(
+      `--node_name "${nodeName}": the master app runs the configured master "${config.masterNodeName}"; start other nodes with the slave app`,
+    );
+  }
+  if (config && options.app === 'slave' && nodeName === config.masterNodeName) {
+    problems.push(
+      `--node_name "${nodeName}" is the configured master: start it with the master app`,
+    );
+  }
+  return config;
+}
+
+function brokerUrl(e: z.infer<typeof envSchema>): NodeConfig['mq'] {
+  const scheme = e.MQ_TLS ? 'amqps' : 'amqp';
+  const vhost = encodeURIComponent(e.MQ_VIRTUAL_HOST);
+  const host = `${e.MQ_HOST}:${e.MQ_PORT}/${vhost}`;
+  return {
+    url: `${scheme}://${encodeURIComponent(e.MQ_USERNAME)}:${encodeURIComponent(e.MQ_PASSWORD)}@${host}`,
+    safeUrl: `${scheme}://${encodeURIComponent(e.MQ_USERNAME)}:***@${host}`,
+    prefix: e.MQ_NODE_ID_PREFIX,
   };
 }

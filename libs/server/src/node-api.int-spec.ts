@@ -61,12 +61,18 @@ describe('chat node API (real PostgreSQL)', () => {
   async function operator(
     siteId: string,
     email: string,
-    options: { maxChats?: number; status?: 'online' | 'away' } = {},
+    options: { maxChats?: number; status?: 'online' | 'away'; departmentIds?: string[] } = {},
   ): Promise<Operator> {
     const created = await httpJson(
       'POST',
       `${base}/l/admin/sites/${siteId}/operators`,
-      { name: email, email, password: 'password-123', maxChats: options.maxChats ?? 3 },
+      {
+        name: email,
+        email,
+        password: 'password-123',
+        maxChats: options.maxChats ?? 3,
+        departmentIds: options.departmentIds ?? [],
+      },
       admin,
     );
     expect(created.status).toBe(201);
@@ -434,6 +440,42 @@ describe('chat node API (real PostgreSQL)', () => {
       );
       expect(runtime.state.chats.get(fourth.chatId)?.assignment?.operatorId ?? null).toBeNull();
     });
+  });
+
+  it('transfers a chat to another department, where its operator gets it', async () => {
+    const { siteId, departmentId: support } = await site('Departments');
+    const sales = (
+      await httpJson(
+        'POST',
+        `${base}/l/admin/sites/${siteId}/departments`,
+        { name: 'Sales' },
+        admin,
+      )
+    ).body as { id: string };
+    const supporter = await operator(siteId, 'dep-support@example.com', {
+      departmentIds: [support],
+    });
+    const seller = await operator(siteId, 'dep-sales@example.com', { departmentIds: [sales.id] });
+    const started = await httpJson('POST', `${base}/l/v/chats`, {
+      siteId,
+      name: 'D',
+      departmentId: support,
+    });
+    const { chatId } = started.body as { chatId: string };
+    await waitFor(() => runtime.state.chats.get(chatId)?.assignment?.operatorId === supporter.id, {
+      description: 'assigned in Support',
+    });
+    await expect(
+      supporter.socket.request('chat.transfer', { chatId, toDepartmentId: sales.id }),
+    ).resolves.toMatchObject({ ok: true, data: { departmentId: sales.id } });
+    await waitFor(() => runtime.state.chats.get(chatId)?.assignment?.operatorId === seller.id, {
+      description: 'assigned in Sales',
+    });
+    expect(runtime.state.chats.get(chatId)?.audit.map((a) => a.reason)).toEqual([
+      'auto',
+      'transfer',
+      'auto',
+    ]);
   });
 
   it('limits login attempts per client', async () => {

@@ -5,3 +5,4 @@ export type { ApiErrorBody, ApiErrorCode } from './use-cases/api-error';
 export type { SocketReply } from './ws/socket-reply';
 export type { ChatSync } from './ws/visitor.gateway';
 export { operatorEvents, visitorEvents } from './schemas/socket.schemas';
+export { runFromCommandLine } from './main-runner';

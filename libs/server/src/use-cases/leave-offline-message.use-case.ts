@@ -2,7 +2,7 @@ import { Injectable } from '@nestjs/common';
 import { newId } from '@chat/domain';
 import { ChatRuntime } from '../runtime/chat-runtime';
 import { type OfflineMessageBody } from '../schemas/http.schemas';
-import { ApiError } from './api-error';
+import { requireSiteAndDepartment } from './site-scope';
 
 /** When nobody is online a visitor leaves a message; it is stored for the site's operators. */
 @Injectable()
@@ -11,14 +11,8 @@ export class LeaveOfflineMessageUseCase {
 
   async execute(body: OfflineMessageBody): Promise<{ id: string }> {
     const state = this.runtime.state;
-    if (!state.sites.has(body.siteId)) throw new ApiError('SITE_NOT_FOUND', 'no such site');
     const departmentId = body.departmentId ?? null;
-    if (
-      departmentId !== null &&
-      state.departments.get(departmentId)?.value.siteId !== body.siteId
-    ) {
-      throw new ApiError('DEPARTMENT_NOT_FOUND', 'no such department on this site');
-    }
+    requireSiteAndDepartment(state, body.siteId, departmentId);
     const id = newId();
     await this.runtime.commit('offline.message.left', {
       id,

@@ -4,6 +4,7 @@ import { TokenService } from '../auth/token.service';
 import { ChatRuntime } from '../runtime/chat-runtime';
 import { type StartChatBody } from '../schemas/http.schemas';
 import { ApiError } from './api-error';
+import { requireSiteAndDepartment } from './site-scope';
 import { siteAvailability } from './site-availability';
 
 export interface StartedChat {
@@ -23,14 +24,8 @@ export class StartChatUseCase {
 
   async execute(body: StartChatBody): Promise<StartedChat> {
     const state = this.runtime.state;
-    if (!state.sites.has(body.siteId)) throw new ApiError('SITE_NOT_FOUND', 'no such site');
     const departmentId = body.departmentId ?? null;
-    if (
-      departmentId !== null &&
-      state.departments.get(departmentId)?.value.siteId !== body.siteId
-    ) {
-      throw new ApiError('DEPARTMENT_NOT_FOUND', 'no such department on this site');
-    }
+    requireSiteAndDepartment(state, body.siteId, departmentId);
     if (!siteAvailability(state, body.siteId).online) {
       throw new ApiError(
         'NO_OPERATORS_ONLINE',

@@ -1,5 +1,6 @@
 import type { ConnectionOptions as TlsConnectionOptions } from 'node:tls';
 import { type ChannelModel, type RecoveringChannelModel, connect } from 'amqplib';
+import { errorText } from './rabbitmq-support';
 
 /** Where a RabbitMQ driver reports problems it recovers from on its own (it never throws them). */
 export type RabbitMqErrorReporter = (error: unknown, context: string) => void;
@@ -225,7 +226,7 @@ export class RabbitMqConnection {
     } catch (error) {
       this.recovering = undefined;
       await recovering.close().catch(noop);
-      throw new Error(`RabbitMQ at ${this.displayUrl} is unreachable: ${describe(error)}`, {
+      throw new Error(`RabbitMQ at ${this.displayUrl} is unreachable: ${errorText(error)}`, {
         cause: error,
       });
     }
@@ -333,8 +334,4 @@ function parseAmqpUrl(url: string): URL {
     throw new Error(`RabbitMQ URL must start with amqp:// or amqps://, got ${redactUrl(url)}`);
   }
   return parsed;
-}
-
-function describe(error: unknown): string {
-  return error instanceof Error ? error.message : String(error);
 }

@@ -51,6 +51,9 @@ export async function startNode(
   app.use(express.json({ limit: config.maxPayloadBytes }));
   app.use(bodyErrorHandler);
   app.useGlobalFilters(new ApiExceptionFilter());
+  // The widget runs on customers' sites and the console may live elsewhere: any origin may call,
+  // with bearer tokens (no cookies), so no credentials are shared across origins.
+  app.enableCors({ origin: true, credentials: false, maxAge: 600 });
   app.enableShutdownHooks();
   await app.listen(config.port, config.host);
   const server = app.getHttpServer() as { address(): unknown };

@@ -478,6 +478,20 @@ describe('chat node API (real PostgreSQL)', () => {
     ]);
   });
 
+  it('lets the widget call the visitor API from another origin', async () => {
+    const preflight = await fetch(`${base}/l/v/chats`, {
+      method: 'OPTIONS',
+      headers: {
+        origin: 'https://shop.example.com',
+        'access-control-request-method': 'POST',
+        'access-control-request-headers': 'content-type',
+      },
+    });
+    expect(preflight.status).toBe(204);
+    expect(preflight.headers.get('access-control-allow-origin')).toBe('https://shop.example.com');
+    expect(preflight.headers.get('access-control-allow-credentials')).toBeNull();
+  });
+
   it('limits login attempts per client', async () => {
     const statuses: number[] = [];
     let last: unknown;

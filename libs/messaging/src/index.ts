@@ -25,3 +25,21 @@ export {
   WorkQueueStoppedError,
 } from './lib/in-process-work-queue';
 export { cloneThroughJson } from './lib/json-clone';
+export {
+  RabbitMqConnection,
+  type RabbitMqConnectionOptions,
+  type RabbitMqErrorReporter,
+  RabbitMqNotConnectedError,
+  type RabbitMqParticipant,
+  redactUrl,
+} from './lib/rabbitmq/rabbitmq-connection';
+export {
+  RabbitMqClusterBus,
+  type RabbitMqClusterBusNames,
+  type RabbitMqClusterBusOptions,
+} from './lib/rabbitmq/rabbitmq-cluster-bus';
+export { RabbitMqUnroutableError } from './lib/rabbitmq/rabbitmq-support';
+export {
+  RabbitMqWorkQueue,
+  type RabbitMqWorkQueueOptions,
+} from './lib/rabbitmq/rabbitmq-work-queue';

@@ -78,6 +78,8 @@ export class RabbitMqConnection {
   private recovering: RecoveringChannelModel | undefined;
   private starting: Promise<void> | undefined;
   private model: ChannelModel | undefined;
+  /** The connection whose participants are being set up (not yet {@link connected}). */
+  private settingUp: ChannelModel | undefined;
   private everConnected = false;
   private closing = false;
 
@@ -158,8 +160,8 @@ export class RabbitMqConnection {
    * a channel or consumer died while the connection lived on.
    */
   reset(model: ChannelModel, reason: unknown): void {
-    if (this.closing) {
-      return;
+    if (this.closing || (model !== this.model && model !== this.settingUp)) {
+      return; // closing, or that connection is already gone and being replaced
     }
     this.report(reason, 'resetting the connection');
     model.close().catch(noop);
@@ -226,7 +228,7 @@ export class RabbitMqConnection {
     } catch (error) {
       this.recovering = undefined;
       await recovering.close().catch(noop);
-      throw new Error(`RabbitMQ at ${this.displayUrl} is unreachable: ${errorText(error)}`, {
+      throw new Error(`Connecting to RabbitMQ at ${this.displayUrl} failed: ${errorText(error)}`, {
         cause: error,
       });
     }
@@ -239,6 +241,7 @@ export class RabbitMqConnection {
   private async setUp(model: ChannelModel): Promise<void> {
     // Until amqplib's recovery binds its own listener, an 'error' would otherwise be thrown.
     model.on('error', noop);
+    this.settingUp = model;
     try {
       // Indexed loop: a participant attached while this runs is set up too.
       for (let i = 0; i < this.participants.length; i += 1) {
@@ -249,6 +252,8 @@ export class RabbitMqConnection {
         participant.disconnected();
       }
       throw error;
+    } finally {
+      this.settingUp = undefined;
     }
   }
 

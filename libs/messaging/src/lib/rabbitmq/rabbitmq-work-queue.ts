@@ -429,7 +429,10 @@ class RabbitMqConsumer extends Consumer implements RabbitMqParticipant {
         current.closing = true;
         this.settings
           .connection()
-          .reset(current.model, new Error(`the broker cancelled the consumer of "${this.settings.brokerQueue}"`));
+          .reset(
+            current.model,
+            new Error(`the broker cancelled the consumer of "${this.settings.brokerQueue}"`),
+          );
       }
       return;
     }
@@ -524,7 +527,7 @@ class RabbitMqConsumer extends Consumer implements RabbitMqParticipant {
 
 /** 1 on the first delivery; quorum queues count earlier deliveries in `x-delivery-count`. */
 export function deliveryCountOf(message: ConsumeMessage): number {
-  const headers = message.properties.headers as Record<string, unknown> | undefined;
+  const headers = message.properties.headers;
   const count = Number(headers?.['x-delivery-count'] ?? 0);
   if (Number.isFinite(count) && count > 0) {
     return count + 1;

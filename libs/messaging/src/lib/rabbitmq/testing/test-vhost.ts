@@ -13,7 +13,7 @@ export interface TestVhost {
   readonly name: string;
   /** `TEST_AMQP_URL` pointing at this vhost. */
   readonly url: string;
-  /** Connections of this vhost whose connection name contains `nameContains`. */
+  /** Connections of this vhost whose client properties (e.g. connection name) contain the text. */
   listConnections(nameContains?: string): Promise<Array<{ pid: string; name: string }>>;
   /** Closes, from the broker side, the connections of this vhost whose name contains the text. */
   closeConnections(nameContains: string): Promise<number>;
@@ -46,18 +46,21 @@ export async function createTestVhost(label: string): Promise<TestVhost> {
   ): Promise<Array<{ pid: string; name: string }>> => {
     const out = await rabbitmqctl(
       '-q',
-      '--no-table-headers',
       'list_connections',
+      '--no-table-headers',
       'pid',
       'vhost',
-      'user_provided_name',
+      'client_properties',
     );
-    return out
-      .split('\n')
-      .map((line) => line.split('\t'))
-      .filter(([pid, vhost]) => pid !== undefined && pid.startsWith('<') && vhost === name)
-      .map(([pid, , provided]) => ({ pid: pid ?? '', name: provided ?? '' }))
-      .filter((connection) => connection.name.includes(nameContains));
+    return (
+      out
+        .split('\n')
+        .map((line) => line.split('\t'))
+        .filter(([pid, vhost]) => pid !== undefined && pid.startsWith('<') && vhost === name)
+        // client_properties is an Erlang term that contains {"connection_name",longstr,"..."}.
+        .map(([pid, , properties]) => ({ pid: pid ?? '', name: properties ?? '' }))
+        .filter((connection) => connection.name.includes(nameContains))
+    );
   };
 
   return {

@@ -1,7 +1,9 @@
 import {
   assigned,
   closed,
+  message,
   onlineOperator,
+  operatorAuthor,
   operator,
   sessionClosed,
   sessionOpened,
@@ -13,6 +15,8 @@ import {
 import {
   chatDepartmentId,
   chatStatus,
+  findMessage,
+  findMessageByClientId,
   isOperatorAvailable,
   isOperatorConnected,
   openSessionCount,
@@ -152,5 +156,19 @@ describe(`${isOperatorAvailable.name}`, () => {
       ),
     ).toBe(false);
     expect(isOperatorAvailable(stateOf([sessionOpened('o5', 's1', 'x')]), 'o5')).toBe(false);
+  });
+});
+
+describe(`${findMessageByClientId.name}`, () => {
+  it('finds the kept message of an author by client id, whatever the arrival order', () => {
+    const later = message('c1', 's1', 'm-2', 'dup', visitorAuthor('c1'), { wall: 2_000_000 });
+    const earlier = message('c1', 's1', 'm-1', 'dup', visitorAuthor('c1'), { wall: 1_000_000 });
+    const state = stateOf([started('c1', 's1'), later, earlier]);
+    const sut = chat(state, 'c1');
+    expect(findMessageByClientId(sut, visitorAuthor('c1'), 'dup')?.id).toBe('m-1');
+    expect(findMessageByClientId(sut, operatorAuthor('o1'), 'dup')).toBeUndefined();
+    expect(findMessageByClientId(sut, visitorAuthor('c1'), 'other')).toBeUndefined();
+    expect(findMessage(sut, 'm-1')?.clientMessageId).toBe('dup');
+    expect(findMessage(sut, 'm-2')).toBeUndefined();
   });
 });

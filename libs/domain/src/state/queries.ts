@@ -1,8 +1,24 @@
 /** Derived facts about the state, computed from the registers the reducer keeps. */
 import { compareStamps, stampWallMs } from '../clock/hlc';
-import type { ChatStatus } from '../model/model';
-import { chatsByOperator } from './indexes';
+import type { Author, ChatStatus, Message } from '../model/model';
+import { chatsByOperator, clientKey, messageIndex } from './indexes';
 import type { ChatRecord, ChatState, OperatorRecord } from './state';
+
+/** A chat's message by server id, in O(1) through the reducer's index. */
+export function findMessage(chat: ChatRecord, messageId: string): Message | undefined {
+  return messageIndex(chat).byId.get(messageId);
+}
+
+/** The message an author sent with this client id (the idempotency key), if the chat has it. */
+export function findMessageByClientId(
+  chat: ChatRecord,
+  author: Pick<Author, 'kind' | 'id'>,
+  clientMessageId: string,
+): Message | undefined {
+  return messageIndex(chat).byClientKey.get(
+    clientKey({ author: { ...author, name: '' }, clientMessageId }),
+  );
+}
 
 export function chatStatus(chat: ChatRecord): ChatStatus {
   if (chat.closed !== null) {

@@ -24,15 +24,20 @@ export function loadOrCreateSecrets(
   } catch {
     stored = {};
   }
+  const generatedAdminKey = given.adminApiKey === null && stored.adminApiKey === undefined;
+  const generatedJwtSecret = given.jwtSecret === null && stored.jwtSecret === undefined;
   const adminApiKey =
     given.adminApiKey ?? stored.adminApiKey ?? randomBytes(24).toString('base64url');
   const jwtSecret = given.jwtSecret ?? stored.jwtSecret ?? randomBytes(48).toString('base64url');
-  const generated =
-    (given.adminApiKey === null && stored.adminApiKey === undefined) ||
-    (given.jwtSecret === null && stored.jwtSecret === undefined);
+  const generated = generatedAdminKey || generatedJwtSecret;
   if (generated) {
+    // Only values this node made (or made earlier) go to disk; a secret given in the environment
+    // never lands in a file.
+    const keep: Partial<Record<'adminApiKey' | 'jwtSecret', string>> = {};
+    if (given.adminApiKey === null) keep.adminApiKey = adminApiKey;
+    if (given.jwtSecret === null) keep.jwtSecret = jwtSecret;
     mkdirSync(dataDir, { recursive: true });
-    writeFileSync(file, JSON.stringify({ adminApiKey, jwtSecret }, null, 2), { mode: 0o600 });
+    writeFileSync(file, JSON.stringify(keep, null, 2), { mode: 0o600 });
   }
   return { adminApiKey, jwtSecret, generated };
 }

@@ -1,6 +1,7 @@
 import { Injectable } from '@nestjs/common';
 import {
   assertCanPostMessage,
+  findMessageByClientId,
   messageView,
   newId,
   type Author,
@@ -59,14 +60,8 @@ export class PostMessageUseCase {
 
   /** Only the author's own message can match: the author comes from the authenticated session. */
   private findOwn(cmd: PostMessageCommand): Message | undefined {
-    return this.runtime.state.chats
-      .get(cmd.chatId)
-      ?.messages.find(
-        (m) =>
-          m.clientMessageId === cmd.clientMessageId &&
-          m.author.kind === cmd.author.kind &&
-          m.author.id === cmd.author.id,
-      );
+    const chat = this.runtime.state.chats.get(cmd.chatId);
+    return chat && findMessageByClientId(chat, cmd.author, cmd.clientMessageId);
   }
 
   private async confirmExisting(message: Message): Promise<MessageView> {

@@ -1,5 +1,6 @@
 import { Injectable } from '@nestjs/common';
 import {
+  findMessage,
   operatorDelta,
   messageView,
   visitorChatView,
@@ -91,7 +92,7 @@ export class LiveBroadcaster {
     const chat = this.runtime.state.chats.get(chatId);
     if (!chat) return;
     if (kind === 'message') {
-      const message = chat.messages.find((m) => m.id === messageId);
+      const message = messageId === null ? undefined : findMessage(chat, messageId);
       if (!message) return;
       const view = messageView(message);
       for (const socket of sockets) socket.emit('message.new', view);

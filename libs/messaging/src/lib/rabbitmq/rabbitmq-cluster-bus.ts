@@ -19,6 +19,7 @@ import {
   parseJsonMessage,
   safely,
   serialise,
+  settle,
 } from './rabbitmq-support';
 
 export interface RabbitMqClusterBusOptions {
@@ -416,18 +417,5 @@ export class RabbitMqClusterBus<
     } catch {
       // A failing reporter must not break delivery.
     }
-  }
-}
-
-/** Acks or requeues; a closed channel is ignored (the broker then redelivers the message). */
-function settle(channel: Channel, message: ConsumeMessage, how: 'ack' | 'requeue'): void {
-  try {
-    if (how === 'ack') {
-      channel.ack(message);
-    } else {
-      channel.nack(message, false, true);
-    }
-  } catch {
-    // Channel closed meanwhile: the message is redelivered on the next connection.
   }
 }

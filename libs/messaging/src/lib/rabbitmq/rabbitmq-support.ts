@@ -1,4 +1,4 @@
-import type { ConfirmChannel, Message } from 'amqplib';
+import type { Channel, ConfirmChannel, ConsumeMessage, Message } from 'amqplib';
 
 /** JSON-encodes a message body; throws when the value has no JSON form. */
 export function serialise(value: unknown, what: string): Buffer {
@@ -146,4 +146,17 @@ export function interruptibleDelay(ms: number): { done: Promise<void>; interrupt
 
 export function errorText(error: unknown): string {
   return error instanceof Error ? error.message : String(error);
+}
+
+/** Acks or requeues; a closed channel is ignored (the broker then redelivers the message). */
+export function settle(channel: Channel, message: ConsumeMessage, how: 'ack' | 'requeue'): void {
+  try {
+    if (how === 'ack') {
+      channel.ack(message);
+    } else {
+      channel.nack(message, false, true);
+    }
+  } catch {
+    // Channel closed meanwhile: the message is redelivered on the next connection.
+  }
 }

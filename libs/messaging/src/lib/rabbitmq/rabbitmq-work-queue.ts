@@ -22,6 +22,7 @@ import {
   interruptibleDelay,
   safely,
   serialise,
+  settle,
 } from './rabbitmq-support';
 
 export interface RabbitMqWorkQueueOptions extends RetryBackoffOptions {
@@ -533,16 +534,4 @@ export function deliveryCountOf(message: ConsumeMessage): number {
     return count + 1;
   }
   return message.fields.redelivered ? 2 : 1;
-}
-
-function settle(channel: Channel, message: ConsumeMessage, how: 'ack' | 'requeue'): void {
-  try {
-    if (how === 'ack') {
-      channel.ack(message);
-    } else {
-      channel.nack(message, false, true);
-    }
-  } catch {
-    // The channel closed meanwhile: the broker redelivers the message.
-  }
 }

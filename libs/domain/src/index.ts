@@ -9,6 +9,7 @@ export * from './state/reducer';
 export * from './state/queries';
 export * from './state/digest';
 export * from './state/evict';
+export * from './state/snapshot';
 export { compareClockId } from './state/order';
 export { resetIndexes } from './state/indexes';
 export * from './policy/assignment-policy';

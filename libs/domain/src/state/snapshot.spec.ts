@@ -39,7 +39,7 @@ describe(`${restoreSnapshot.name}`, () => {
           // What queued meanwhile: everything from some point before the cut, in another order.
           const rest = events.slice(Math.min(cut, overlap));
           const shuffled = rest
-            .map((event) => ({ event, key: noise.next().value }))
+            .map((event) => ({ event, key: noise.next().value as number }))
             .sort((a, b) => a.key - b.key)
             .map(({ event }) => event);
           build(shuffled, joiner);

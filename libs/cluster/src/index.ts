@@ -1,2 +1,3 @@
 export * from './config/node-config';
 export * from './config/cluster-config';
+export * from './membership/membership';

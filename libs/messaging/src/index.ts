@@ -26,6 +26,17 @@ export {
 } from './lib/in-process-work-queue';
 export { cloneThroughJson } from './lib/json-clone';
 export {
+  NodeNameInUseError,
+  NodeRpc,
+  type RpcCaller,
+  type RpcHandler,
+  RpcNodeUnreachableError,
+  RpcRemoteError,
+  type RpcRequestOptions,
+  RpcTimeoutError,
+} from './lib/node-rpc';
+export { InProcessRpcHub, type InProcessRpcHubOptions } from './lib/in-process-node-rpc';
+export {
   RabbitMqConnection,
   type RabbitMqConnectionOptions,
   type RabbitMqErrorReporter,
@@ -38,6 +49,7 @@ export {
   type RabbitMqClusterBusNames,
   type RabbitMqClusterBusOptions,
 } from './lib/rabbitmq/rabbitmq-cluster-bus';
+export { RabbitMqNodeRpc, type RabbitMqNodeRpcOptions } from './lib/rabbitmq/rabbitmq-node-rpc';
 export { RabbitMqUnroutableError } from './lib/rabbitmq/rabbitmq-support';
 export {
   RabbitMqWorkQueue,

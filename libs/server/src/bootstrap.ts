@@ -30,7 +30,7 @@ function bodyErrorHandler(err: unknown, _req: Request, res: Response, next: Next
   }
 }
 
-/** Starts a node: both roles in one process until the cluster issue adds the other wiring. */
+/** Starts a node (standalone, or one node of a cluster): HTTP, both socket servers, the runtime. */
 export async function startNode(
   config: NodeConfig,
   hooks: {
@@ -48,6 +48,11 @@ export async function startNode(
     { bufferLogs: true, bodyParser: false },
   );
   app.useLogger(app.get(Logger));
+  // Which node answered: for operators behind a balancer, and for tests of the routing.
+  app.use((_req: Request, res: Response, next: NextFunction) => {
+    res.setHeader('X-Chat-Node', config.nodeName);
+    next();
+  });
   app.use(express.json({ limit: config.maxPayloadBytes }));
   app.use(bodyErrorHandler);
   app.useGlobalFilters(new ApiExceptionFilter());

@@ -1,4 +1,4 @@
-import { type DynamicModule, Module } from '@nestjs/common';
+import { type DynamicModule, Logger, Module, type Provider } from '@nestjs/common';
 import { JwtService } from '@nestjs/jwt';
 import { ThrottlerModule } from '@nestjs/throttler';
 import { type NodeConfig } from '@chat/cluster';
@@ -9,7 +9,17 @@ import {
   StateSource,
   UuidV7IdGenerator,
 } from '@chat/domain';
-import { ClusterBus, InProcessClusterBus, InProcessWorkQueue, WorkQueue } from '@chat/messaging';
+import {
+  ClusterBus,
+  InProcessClusterBus,
+  InProcessWorkQueue,
+  NodeRpc,
+  RabbitMqClusterBus,
+  RabbitMqConnection,
+  RabbitMqNodeRpc,
+  RabbitMqWorkQueue,
+  WorkQueue,
+} from '@chat/messaging';
 import {
   createDataSource,
   runMigrations,
@@ -18,10 +28,14 @@ import {
   TypeOrmStateSource,
 } from '@chat/persistence';
 import { LoggerModule } from 'nestjs-pino';
+import { randomUUID } from 'node:crypto';
 import { join } from 'node:path';
 import { DataSource } from 'typeorm';
 import { PasswordHasher } from './auth/password-hasher';
 import { TokenService } from './auth/token.service';
+import { ClusterNode } from './cluster/cluster-node';
+import { ClusterStatusController } from './cluster/cluster-status.controller';
+import { RemoteDecisionRequester } from './cluster/remote-decision-requester';
 import { AdminController } from './http/admin.controller';
 import { ADMIN_API_KEY, AdminKeyGuard, OperatorAuthGuard } from './http/guards';
 import { HealthController } from './http/health.controller';
@@ -61,13 +75,126 @@ export interface ChatNodeOptions {
   onDemoSeed: DemoSeedListener;
 }
 
+/** Standalone: the in-process bus and queue; the node itself decides. */
+function standaloneProviders(config: NodeConfig): Provider[] {
+  return [
+    { provide: ClusterBus, useFactory: () => new InProcessClusterBus() },
+    { provide: WorkQueue, useFactory: () => new InProcessWorkQueue() },
+    { provide: DecisionRequester, useExisting: AutoAssigner },
+    { provide: HybridLogicalClock, useFactory: () => new HybridLogicalClock(config.nodeName) },
+  ];
+}
+
 /**
- * Everything a node runs, wired once. Standalone: both roles, the in-process bus and queue. The
- * cluster drivers replace the `ClusterBus`, `WorkQueue` and `DecisionRequester` providers only.
+ * Cluster: one RabbitMQ connection per process shared by the bus, the work queue and the node
+ * RPC; every exchange and queue name starts with `MQ_NODE_ID_PREFIX` + the cluster name. The
+ * configured master decides; a slave asks it.
+ */
+function clusterProviders(config: NodeConfig): Provider[] {
+  const cluster = config.cluster;
+  if (!cluster) throw new Error('cluster providers need a cluster configuration');
+  const instanceId = randomUUID();
+  const logger = new Logger('RabbitMQ');
+  const report = (error: unknown, context: unknown): void =>
+    logger.warn({ err: error, context }, 'broker problem (recovering)');
+  const isMaster = cluster.nodeName === cluster.masterNodeName;
+  const common = {
+    prefix: config.mq.prefix,
+    clusterName: cluster.clusterName,
+    nodeName: cluster.nodeName,
+    instanceId,
+  };
+  return [
+    {
+      provide: RabbitMqConnection,
+      useFactory: () =>
+        new RabbitMqConnection({
+          url: config.mq.url,
+          connectionName: `${cluster.clusterName}/${cluster.nodeName}/${instanceId}`,
+          onError: report,
+        }),
+    },
+    {
+      provide: ClusterBus,
+      useFactory: (connection: RabbitMqConnection) =>
+        new RabbitMqClusterBus({ ...common, connection, onError: report }),
+      inject: [RabbitMqConnection],
+    },
+    {
+      provide: WorkQueue,
+      useFactory: (connection: RabbitMqConnection) =>
+        new RabbitMqWorkQueue({
+          connection,
+          prefix: `${config.mq.prefix}${cluster.clusterName}.`,
+          onError: report,
+        }),
+      inject: [RabbitMqConnection],
+    },
+    {
+      provide: NodeRpc,
+      useFactory: (connection: RabbitMqConnection) =>
+        new RabbitMqNodeRpc({ ...common, connection, onError: report }),
+      inject: [RabbitMqConnection],
+    },
+    { provide: HybridLogicalClock, useFactory: () => new HybridLogicalClock(cluster.nodeName) },
+    {
+      provide: ClusterNode,
+      useFactory: (
+        runtime: ChatRuntime,
+        bus: ClusterBus,
+        rpc: NodeRpc,
+        stateSource: StateSource,
+        broadcaster: LiveBroadcaster,
+        health: NodeHealth,
+        assigner: AutoAssigner,
+      ) =>
+        new ClusterNode({
+          config,
+          cluster,
+          app: isMaster ? 'master' : 'slave',
+          instanceId,
+          runtime,
+          bus,
+          rpc,
+          stateSource,
+          broadcaster,
+          health,
+          decider: isMaster ? assigner : null,
+        }),
+      inject: [
+        ChatRuntime,
+        ClusterBus,
+        NodeRpc,
+        StateSource,
+        LiveBroadcaster,
+        NodeHealth,
+        AutoAssigner,
+      ],
+    },
+    isMaster
+      ? { provide: DecisionRequester, useExisting: AutoAssigner }
+      : {
+          provide: DecisionRequester,
+          useFactory: (rpc: NodeRpc, runtime: ChatRuntime, node: ClusterNode) =>
+            new RemoteDecisionRequester(
+              rpc,
+              runtime,
+              () => node.actingMaster().node,
+              config.membership.decisionTimeoutMs,
+            ),
+          inject: [NodeRpc, ChatRuntime, ClusterNode],
+        },
+  ];
+}
+
+/**
+ * Everything a node runs, wired once. Standalone and cluster share every use case, gateway and
+ * controller; only the transports, the decision path and catch-up differ.
  */
 @Module({})
 export class ChatNodeModule {
   static forRoot({ config, secrets, onDemoSeed }: ChatNodeOptions): DynamicModule {
+    const clustered = config.mode === 'cluster';
     return {
       module: ChatNodeModule,
       imports: [
@@ -76,7 +203,13 @@ export class ChatNodeModule {
         }),
         ThrottlerModule.forRoot([{ ttl: 60_000, limit: config.loginRateLimitPerMinute }]),
       ],
-      controllers: [HealthController, OperatorController, VisitorController, AdminController],
+      controllers: [
+        HealthController,
+        OperatorController,
+        VisitorController,
+        AdminController,
+        ...(clustered ? [ClusterStatusController] : []),
+      ],
       providers: [
         { provide: NODE_CONFIG, useValue: config },
         { provide: SECRETS, useValue: secrets },
@@ -111,9 +244,7 @@ export class ChatNodeModule {
           useFactory: (ds: DataSource) => new TypeOrmOfflineMessages(ds),
           inject: [DataSource],
         },
-        { provide: ClusterBus, useFactory: () => new InProcessClusterBus() },
-        { provide: WorkQueue, useFactory: () => new InProcessWorkQueue() },
-        { provide: HybridLogicalClock, useFactory: () => new HybridLogicalClock(config.nodeName) },
+        ...(clustered ? clusterProviders(config) : standaloneProviders(config)),
         {
           provide: ChatRuntime,
           useFactory: (clock: HybridLogicalClock, bus: ClusterBus, queue: WorkQueue) =>
@@ -128,12 +259,12 @@ export class ChatNodeModule {
         },
         {
           provide: AutoAssigner,
-          // Standalone: the only node is always the acting master, epoch 1.
+          // Standalone: the only node is always the acting master, epoch 1. In a cluster it is
+          // built everywhere but started only on the master (see NodeLifecycle).
           useFactory: (runtime: ChatRuntime) =>
             new AutoAssigner(runtime, () => 1, { graceMs: config.operatorGraceMs, tickMs: 1000 }),
           inject: [ChatRuntime],
         },
-        { provide: DecisionRequester, useExisting: AutoAssigner },
         {
           provide: PersistenceWorker,
           useFactory: (queue: WorkQueue, journal: EventJournal) =>

@@ -6,3 +6,4 @@ export type { SocketReply } from './ws/socket-reply';
 export type { ChatSync } from './ws/visitor.gateway';
 export { operatorEvents, visitorEvents } from './schemas/socket.schemas';
 export { runFromCommandLine } from './main-runner';
+export type { ClusterStatus, NodeStatus } from './cluster/cluster-node';

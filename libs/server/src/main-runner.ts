@@ -1,5 +1,15 @@
 import { ConfigError, loadNodeConfig, type AppName, type NodeConfig } from '@chat/cluster';
+import { NodeNameInUseError } from '@chat/messaging';
 import { startNode } from './bootstrap';
+
+/** The first error in the `cause` chain that is a duplicate node name, if any. */
+function nameInUse(error: unknown): NodeNameInUseError | null {
+  for (let current = error, depth = 0; current && depth < 10; depth++) {
+    if (current instanceof NodeNameInUseError) return current;
+    current = (current as { cause?: unknown }).cause;
+  }
+  return null;
+}
 
 function readConfig(app: AppName): NodeConfig {
   try {
@@ -20,13 +30,6 @@ function readConfig(app: AppName): NodeConfig {
 export function runFromCommandLine(app: AppName): void {
   const main = async (): Promise<void> => {
     const config = readConfig(app);
-    if (config.mode === 'cluster') {
-      // The flags and the file are valid; the RabbitMQ wiring of the roles is still being built.
-      process.stderr.write(
-        `${app}: cluster mode (node "${config.nodeName}" of "${config.cluster?.clusterName ?? ''}") is not available in this build yet; run without --node_name/--cluster_config for a standalone node\n`,
-      );
-      process.exit(3);
-    }
     const node = await startNode(config, {
       onSecretsGenerated: (adminApiKey) =>
         process.stdout.write(
@@ -50,6 +53,11 @@ export function runFromCommandLine(app: AppName): void {
     );
   };
   main().catch((error: unknown) => {
+    const duplicate = nameInUse(error);
+    if (duplicate) {
+      process.stderr.write(`${app}: ${duplicate.message}\n`);
+      process.exit(2);
+    }
     const text = error instanceof Error ? (error.stack ?? error.message) : String(error);
     process.stderr.write(`${app}: failed to start: ${text}\n`);
     process.exit(1);

@@ -15,3 +15,4 @@ export { createTestSchemaName } from './lib/test-schema-name';
 export { httpJson, type HttpJsonResponse } from './lib/http-json';
 export { describeError } from './lib/describe-error';
 export { SocketRecorder, type RecordedEvent } from './lib/socket-recorder';
+export { checkBroker, createTestVhost, TEST_AMQP_URL, type TestVhost } from './lib/test-vhost';

@@ -91,8 +91,16 @@ describe(`${loadNodeConfig.name}`, () => {
       if (text === undefined) throw Object.assign(new Error('nope'), { code: 'ENOENT' });
       return text;
     };
-    const load = (argv: string[], app?: 'master' | 'slave') =>
-      loadNodeConfig(argv, {}, { readFile, ...(app ? { app } : {}) });
+    const CLUSTER_ENV = {
+      DATABASE_URL: 'postgres://db/chat',
+      JWT_SECRET: 'j'.repeat(32),
+      ADMIN_API_KEY: 'a'.repeat(16),
+    };
+    const load = (
+      argv: string[],
+      app?: 'master' | 'slave',
+      env: Record<string, string> = CLUSTER_ENV,
+    ) => loadNodeConfig(argv, env, { readFile, ...(app ? { app } : {}) });
     const problems = (argv: string[], app?: 'master' | 'slave') =>
       problemsOf(() => load(argv, app));
 
@@ -148,6 +156,34 @@ describe(`${loadNodeConfig.name}`, () => {
       ],
     ])('stops on %j naming the problem', (argv, message) => {
       expect(problems(argv).join('\n')).toMatch(message);
+    });
+
+    it('needs a shared database and shared secrets in cluster mode, naming each', () => {
+      const found = problemsOf(() =>
+        load(['--node_name', 'slave1', '--cluster_config', 'ok.json'], 'slave', {}),
+      ).join('\n');
+      expect(found).toMatch(/DATABASE_URL is required in cluster mode/);
+      expect(found).toMatch(/JWT_SECRET is required in cluster mode/);
+      expect(found).toMatch(/ADMIN_API_KEY is required in cluster mode/);
+    });
+
+    it('reads heartbeat settings and refuses a deadline shorter than two heartbeats', () => {
+      const argv = ['--node_name', 'slave1', '--cluster_config', 'ok.json'];
+      const sut = load(argv, 'slave', {
+        ...CLUSTER_ENV,
+        HEARTBEAT_INTERVAL_MS: '500',
+        NODE_DEADLINE_MS: '2000',
+      });
+      expect(sut.membership).toMatchObject({ heartbeatIntervalMs: 500, deadlineMs: 2000 });
+      expect(
+        problemsOf(() =>
+          load(argv, 'slave', {
+            ...CLUSTER_ENV,
+            HEARTBEAT_INTERVAL_MS: '1000',
+            NODE_DEADLINE_MS: '1500',
+          }),
+        ).join('\n'),
+      ).toMatch(/NODE_DEADLINE_MS=1500 must be at least twice HEARTBEAT_INTERVAL_MS=1000/);
     });
 
     it('keeps the master app for the configured master and slaves for the rest', () => {

@@ -62,6 +62,10 @@ const envSchema = z.object({
   SEED_DEMO: boolFromEnv.default(true),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
   LOGIN_RATE_LIMIT_PER_MINUTE: positiveInt(20),
+  HEARTBEAT_INTERVAL_MS: z.coerce.number().int().min(100).max(60_000).default(1000),
+  NODE_DEADLINE_MS: z.coerce.number().int().min(300).max(600_000).default(5000),
+  CATCH_UP_TIMEOUT_MS: z.coerce.number().int().min(100).default(10_000),
+  DECISION_TIMEOUT_MS: z.coerce.number().int().min(100).default(5000),
 });
 
 export interface NodeConfig {
@@ -90,6 +94,16 @@ export interface NodeConfig {
   seedDemo: boolean;
   logLevel: z.infer<typeof envSchema>['LOG_LEVEL'];
   loginRateLimitPerMinute: number;
+  /** cluster mode: how the nodes watch each other and catch up */
+  membership: {
+    heartbeatIntervalMs: number;
+    /** a node silent for longer is considered gone */
+    deadlineMs: number;
+    /** how long a snapshot from one peer may take before the next is asked */
+    catchUpTimeoutMs: number;
+    /** how long a slave waits for the master's answer to a take or transfer */
+    decisionTimeoutMs: number;
+  };
 }
 
 /** Flags accepted on the command line. */
@@ -142,6 +156,7 @@ export function loadNodeConfig(
     }
   }
   const cluster = readClusterFlags(flags, options, problems);
+  if (cluster && parsed.success) problems.push(...clusterRequirements(parsed.data));
   if (problems.length > 0 || !parsed.success) throw new ConfigError(problems);
   const e = parsed.data;
   return {
@@ -169,7 +184,37 @@ export function loadNodeConfig(
     seedDemo: e.SEED_DEMO,
     logLevel: e.LOG_LEVEL,
     loginRateLimitPerMinute: e.LOGIN_RATE_LIMIT_PER_MINUTE,
+    membership: {
+      heartbeatIntervalMs: e.HEARTBEAT_INTERVAL_MS,
+      deadlineMs: e.NODE_DEADLINE_MS,
+      catchUpTimeoutMs: e.CATCH_UP_TIMEOUT_MS,
+      decisionTimeoutMs: e.DECISION_TIMEOUT_MS,
+    },
   };
+}
+
+/**
+ * What a cluster node needs beyond a standalone one: one shared database (an embedded one per node
+ * would split the journal) and secrets every node shares (a token signed by one node must verify
+ * on every other), so none may be generated locally.
+ */
+function clusterRequirements(e: z.infer<typeof envSchema>): string[] {
+  const problems: string[] = [];
+  if (!e.DATABASE_URL) {
+    problems.push('DATABASE_URL is required in cluster mode (every node uses the same PostgreSQL)');
+  }
+  if (!e.JWT_SECRET) {
+    problems.push('JWT_SECRET is required in cluster mode (the same value on every node)');
+  }
+  if (!e.ADMIN_API_KEY) {
+    problems.push('ADMIN_API_KEY is required in cluster mode (the same value on every node)');
+  }
+  if (e.NODE_DEADLINE_MS < 2 * e.HEARTBEAT_INTERVAL_MS) {
+    problems.push(
+      `NODE_DEADLINE_MS=${e.NODE_DEADLINE_MS} must be at least twice HEARTBEAT_INTERVAL_MS=${e.HEARTBEAT_INTERVAL_MS}`,
+    );
+  }
+  return problems;
 }
 
 function readClusterFlags(

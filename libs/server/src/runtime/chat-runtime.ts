@@ -3,6 +3,9 @@ import {
   applyEvent,
   createState,
   EPHEMERAL_EVENT_TYPES,
+  newId,
+  restoreSnapshot,
+  stampWallMs,
   type ChatState,
   type DomainEvent,
   type EventDataMap,
@@ -19,6 +22,24 @@ export const PERSISTENCE_QUEUE = 'chat.persistence';
 export type ChangeListener = (changes: readonly StateChange[], event: DomainEvent) => void;
 
 /**
+ * A marker a node sends through the state fan-out to itself: each node's queue is FIFO, so when
+ * its own marker comes back, every event routed to it before the marker has been applied.
+ */
+interface BarrierMarker {
+  id: string;
+  type: 'cluster.barrier';
+  origin: string;
+}
+
+/** How far behind the cluster this node applies others' events (for heartbeats and status). */
+export interface ReplicationStats {
+  /** events from other nodes applied since start */
+  appliedRemote: number;
+  /** max of (apply time - event clock) over the last window, ms; 0 when nothing arrived */
+  lagMs: number;
+}
+
+/**
  * This node's replica of the live state. Every change goes through `commit`: the event is applied
  * locally at once (synchronously, so a decision and its effect cannot interleave with another
  * request), then published on the state bus and, unless ephemeral, queued for persistence. The
@@ -32,6 +53,13 @@ export class ChatRuntime {
   /** publishes not yet confirmed, for a clean shutdown */
   private readonly inFlight = new Set<Promise<void>>();
   private readonly logger = new Logger(ChatRuntime.name);
+  private readonly replacedListeners: (() => void)[] = [];
+  private readonly barriers = new Map<string, () => void>();
+  /** while set, arriving events wait here (catch-up in progress) */
+  private held: DomainEvent[] | null = null;
+  private appliedRemote = 0;
+  private lagWindowMax = 0;
+  private lastLagMs = 0;
 
   constructor(
     readonly nodeName: string,
@@ -43,11 +71,104 @@ export class ChatRuntime {
 
   /** Wires the bus subscription; call once before serving. */
   attach(): void {
-    this.bus.subscribe((event) => this.receive(event as DomainEvent));
+    this.bus.subscribe((message) => {
+      const marker = message as unknown as BarrierMarker;
+      if (marker.type === 'cluster.barrier') {
+        if (marker.origin === this.nodeName) this.barriers.get(marker.id)?.();
+        return;
+      }
+      if (this.held) {
+        this.held.push(message as DomainEvent);
+        return;
+      }
+      this.receive(message as DomainEvent);
+    });
   }
 
   onChanges(listener: ChangeListener): void {
     this.listeners.push(listener);
+  }
+
+  /** Called after the whole state was replaced by a snapshot (clients need a full update). */
+  onStateReplaced(listener: () => void): void {
+    this.replacedListeners.push(listener);
+  }
+
+  /** Catch-up begins: events arriving from the bus wait until {@link releaseIncoming}. */
+  holdIncoming(): void {
+    this.held ??= [];
+  }
+
+  /** Catch-up is over: applies what waited (duplicates of the snapshot change nothing). */
+  releaseIncoming(): number {
+    const held = this.held ?? [];
+    this.held = null;
+    for (const event of held) this.receive(event);
+    return held.length;
+  }
+
+  get catchingUp(): boolean {
+    return this.held !== null;
+  }
+
+  /**
+   * Replaces the replicated state with a peer's snapshot (parsed JSON); throws
+   * `SnapshotFormatError` and changes nothing if it is not one.
+   */
+  restore(snapshot: unknown): void {
+    restoreSnapshot(this.state, snapshot);
+    // Own events may be missing from the snapshot (sent after the peer's barrier): their echoes,
+    // still on the way, must be applied again rather than skipped as "already applied here".
+    this.ownRecent.clear();
+    for (const listener of this.replacedListeners) {
+      try {
+        listener();
+      } catch (error) {
+        this.logger.error({ err: error }, 'state-replaced listener failed');
+      }
+    }
+  }
+
+  /**
+   * Resolves once every event routed to this node before the call has been applied: sends a
+   * marker through the state fan-out and waits for it to come back (queues are FIFO).
+   */
+  async barrier(timeoutMs: number): Promise<void> {
+    const marker: BarrierMarker = { id: newId(), type: 'cluster.barrier', origin: this.nodeName };
+    let timer: NodeJS.Timeout | undefined;
+    const arrived = new Promise<void>((resolve, reject) => {
+      this.barriers.set(marker.id, resolve);
+      timer = setTimeout(
+        () => reject(new Error(`barrier not back within ${timeoutMs} ms`)),
+        timeoutMs,
+      );
+    });
+    try {
+      await this.bus.publish(marker);
+      await arrived;
+    } finally {
+      clearTimeout(timer);
+      this.barriers.delete(marker.id);
+    }
+  }
+
+  /** Applies an event another node decided and sent back directly (e.g. the master's decision). */
+  applyRemote(event: DomainEvent): void {
+    this.clock.observe(event.clock);
+    this.applyAndNotify(event);
+  }
+
+  /** Lag over the last window (since the previous call), for the once-a-second heartbeat. */
+  replicationStats(): ReplicationStats {
+    const lagMs = this.lagWindowMax > 0 ? this.lagWindowMax : 0;
+    this.lastLagMs = lagMs;
+    this.lagWindowMax = 0;
+    return { appliedRemote: this.appliedRemote, lagMs };
+  }
+
+  /** The lag reported by the latest {@link replicationStats} call. */
+  get lastReplicationLagMs(): number {
+    return this.lastLagMs;
   }
 
   /** Applies events loaded from storage at start, without publishing them again. */
@@ -112,6 +233,11 @@ export class ChatRuntime {
   private receive(event: DomainEvent): void {
     if (this.ownRecent.has(event.id)) return;
     this.clock.observe(event.clock);
+    if (event.origin !== this.nodeName) {
+      this.appliedRemote += 1;
+      const lag = Date.now() - stampWallMs(event.clock);
+      if (lag > this.lagWindowMax) this.lagWindowMax = lag;
+    }
     this.applyAndNotify(event);
   }
 

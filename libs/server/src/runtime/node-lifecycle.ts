@@ -5,11 +5,13 @@ import {
   Logger,
   type OnApplicationBootstrap,
   type OnApplicationShutdown,
+  Optional,
 } from '@nestjs/common';
 import { evictClosedChats, StateSource } from '@chat/domain';
-import { ClusterBus, WorkQueue } from '@chat/messaging';
+import { ClusterBus, NodeRpc, RabbitMqConnection, WorkQueue } from '@chat/messaging';
 import { type NodeConfig } from '@chat/cluster';
 import { DataSource } from 'typeorm';
+import { ClusterNode } from '../cluster/cluster-node';
 import { SeedDemoUseCase, type DemoSeed } from '../use-cases/seed-demo.use-case';
 import { AutoAssigner } from './auto-assigner';
 import { ChatRuntime } from './chat-runtime';
@@ -30,6 +32,7 @@ export class NodeLifecycle
 {
   private readonly logger = new Logger(NodeLifecycle.name);
   private housekeeping: NodeJS.Timeout | null = null;
+  private stopReconnectListener: (() => void) | null = null;
 
   constructor(
     @Inject(NODE_CONFIG) private readonly config: NodeConfig,
@@ -43,9 +46,33 @@ export class NodeLifecycle
     private readonly health: NodeHealth,
     private readonly seeder: SeedDemoUseCase,
     private readonly dataSource: DataSource,
+    @Optional() @Inject(ClusterNode) private readonly cluster: ClusterNode | null = null,
+    @Optional() @Inject(NodeRpc) private readonly rpc: NodeRpc | null = null,
+    @Optional()
+    @Inject(RabbitMqConnection)
+    private readonly connection: RabbitMqConnection | null = null,
   ) {}
 
+  /** Standalone, or the master of a cluster: this node makes the decisions. */
+  private get decides(): boolean {
+    return this.cluster === null || this.cluster.isMaster;
+  }
+
   async onApplicationBootstrap(): Promise<void> {
+    if (this.cluster) await this.startClustered(this.cluster);
+    else await this.startStandalone();
+    if (this.config.seedDemo && this.decides) {
+      const seed = await this.seeder.seedIfEmpty();
+      if (seed) this.onSeed(seed);
+    }
+    if (this.decides) this.assigner.start();
+    this.housekeeping = setInterval(() => {
+      evictClosedChats(this.runtime.state, Date.now() - this.config.closedChatRetentionMs);
+    }, 60_000);
+    this.housekeeping.unref();
+  }
+
+  private async startStandalone(): Promise<void> {
     const events = await this.stateSource.loadEvents({
       closedWithinMs: this.config.closedChatRetentionMs,
       nowMs: Date.now(),
@@ -60,15 +87,37 @@ export class NodeLifecycle
       { events: events.length, applied, chats: this.runtime.state.chats.size },
       'state loaded',
     );
-    if (this.config.seedDemo) {
-      const seed = await this.seeder.seedIfEmpty();
-      if (seed) this.onSeed(seed);
+  }
+
+  /**
+   * Claim the node name (a second live process of the same name stops here), bind the state
+   * queue while holding what arrives, hear who is alive, catch up from a peer (or the database),
+   * then apply what queued meanwhile. After a lost broker connection, catch up again.
+   */
+  private async startClustered(cluster: ClusterNode): Promise<void> {
+    if (!this.rpc) throw new Error('cluster mode needs the node RPC');
+    cluster.register();
+    this.runtime.attach();
+    this.runtime.holdIncoming();
+    await this.rpc.start();
+    await this.bus.start();
+    cluster.startHeartbeats();
+    await this.workQueue.start();
+    this.worker.start();
+    const peers = await cluster.discoverPeers();
+    const result = await cluster.catchUp('start');
+    this.health.markStateLoaded();
+    this.logger.log(
+      { peers: peers.map((p) => p.node), ...result, chats: this.runtime.state.chats.size },
+      'joined the cluster',
+    );
+    if (this.connection) {
+      this.stopReconnectListener = this.connection.onReconnected(() => {
+        cluster.catchUp('reconnect').catch((error: unknown) => {
+          this.logger.error({ err: error }, 'catch-up after reconnect failed');
+        });
+      });
     }
-    this.assigner.start();
-    this.housekeeping = setInterval(() => {
-      evictClosedChats(this.runtime.state, Date.now() - this.config.closedChatRetentionMs);
-    }, 60_000);
-    this.housekeeping.unref();
   }
 
   /** Before the HTTP server closes: report not ready, stop deciding. */
@@ -84,8 +133,12 @@ export class NodeLifecycle
     const drained = await this.runtime.drain(this.config.shutdownDrainMs);
     if (!drained) this.logger.warn('shutdown: some events were not confirmed in time');
     await this.worker.stop();
+    this.stopReconnectListener?.();
+    this.cluster?.stopHeartbeats();
     await this.bus.stop();
     await this.workQueue.stop();
+    await this.rpc?.stop();
+    await this.connection?.close();
     if (this.dataSource.isInitialized) await this.dataSource.destroy();
     this.logger.log('stopped');
   }

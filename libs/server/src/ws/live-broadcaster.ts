@@ -2,6 +2,7 @@ import { Injectable } from '@nestjs/common';
 import {
   findMessage,
   operatorDelta,
+  operatorSnapshot,
   messageView,
   visitorChatView,
   type OperatorDeltaItem,
@@ -29,7 +30,11 @@ export class LiveBroadcaster {
     bus: ClusterBus,
   ) {
     runtime.onChanges((changes) => this.onChanges(changes));
-    bus.subscribeSignals((signal) => this.onSignal(signal as unknown as Signal));
+    runtime.onStateReplaced(() => this.resyncAll());
+    bus.subscribeSignals((signal) => {
+      // The signal fan-out also carries node heartbeats; only typing concerns clients.
+      if ((signal as { type?: unknown }).type === 'typing') this.onSignal(signal as Signal);
+    });
   }
 
   addOperator(siteId: string, operatorId: string, socket: Socket): void {
@@ -55,11 +60,40 @@ export class LiveBroadcaster {
     if (sockets?.size === 0) this.visitors.delete(chatId);
   }
 
-  get sessionCount(): number {
+  get operatorSessionCount(): number {
     let n = 0;
     for (const site of this.operators.values()) for (const s of site.values()) n += s.size;
+    return n;
+  }
+
+  get visitorSessionCount(): number {
+    let n = 0;
     for (const s of this.visitors.values()) n += s.size;
     return n;
+  }
+
+  get sessionCount(): number {
+    return this.operatorSessionCount + this.visitorSessionCount;
+  }
+
+  /**
+   * The whole state was replaced (catch-up after a lost broker connection): deltas cannot describe
+   * that, so every operator gets a fresh `state.full` and every visitor its chat again.
+   */
+  resyncAll(): void {
+    const state = this.runtime.state;
+    for (const site of this.operators.values()) {
+      for (const [operatorId, sockets] of site) {
+        const snapshot = operatorSnapshot(state, operatorId);
+        if (!snapshot) continue;
+        for (const socket of sockets) socket.emit('state.full', snapshot);
+      }
+    }
+    for (const [chatId, sockets] of this.visitors) {
+      const view = visitorChatView(state, chatId);
+      if (!view) continue;
+      for (const socket of sockets) socket.emit('chat.updated', view);
+    }
   }
 
   private onChanges(changes: readonly StateChange[]): void {

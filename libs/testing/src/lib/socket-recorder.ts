@@ -24,10 +24,11 @@ export class SocketRecorder {
     url: string,
     path: string,
     token: string | undefined,
-    options: { timeoutMs?: number } = {},
+    options: { timeoutMs?: number; query?: Record<string, string> } = {},
   ): Promise<SocketRecorder> {
     const socket = io(url, {
       path,
+      ...(options.query ? { query: options.query } : {}),
       auth: token === undefined ? {} : { token },
       transports: ['websocket'],
       reconnection: false,

@@ -1,0 +1,364 @@
+import { Logger } from '@nestjs/common';
+import {
+  type AppName,
+  type ClusterConfig,
+  type Heartbeat,
+  HEARTBEAT_SIGNAL,
+  isHeartbeat,
+  type Member,
+  MembershipView,
+  type NodeConfig,
+  type NodeLoad,
+} from '@chat/cluster';
+import { newId, snapshotState, stateDigest, type StateSource } from '@chat/domain';
+import { type ClusterBus, type NodeRpc } from '@chat/messaging';
+import { z } from 'zod';
+import { type AutoAssigner } from '../runtime/auto-assigner';
+import { type ChatRuntime } from '../runtime/chat-runtime';
+import { type NodeHealth } from '../runtime/node-health';
+import { type LiveBroadcaster } from '../ws/live-broadcaster';
+import { DECISION_METHODS, takeRequestSchema, transferRequestSchema } from './decision-schemas';
+import { LoadSampler } from './load-sampler';
+
+/** The epoch of the configured master's decisions (failover raises it; see docs/decisions.md). */
+export const CONFIGURED_MASTER_EPOCH = 1;
+
+export interface CatchUpResult {
+  source: 'peer' | 'database' | 'none';
+  peer: string | null;
+  /** events that queued up while the snapshot was taken, applied after it */
+  queued: number;
+  ms: number;
+}
+
+export interface NodeStatus {
+  node: string;
+  role: 'master' | 'slave';
+  configuredMaster: boolean;
+  alive: boolean;
+  ready: boolean | null;
+  app: AppName | null;
+  instanceId: string | null;
+  startedAt: number | null;
+  lastHeartbeatAgoMs: number | null;
+  load: NodeLoad | null;
+  replicationLagMs: number | null;
+  appliedRemote: number | null;
+  digest: string | null;
+  revision: number | null;
+  chats: number | null;
+  /** why the digest is missing, when a live node did not answer */
+  error?: string;
+}
+
+export interface ClusterStatus {
+  cluster: string;
+  reportedBy: string;
+  actingMaster: { node: string; epoch: number };
+  /** true when every live node reported the same state digest */
+  converged: boolean;
+  nodes: NodeStatus[];
+}
+
+interface DigestReply {
+  digest: string;
+  revision: number;
+  chats: number;
+}
+
+class CodedError extends Error {
+  constructor(
+    readonly code: string,
+    message: string,
+  ) {
+    super(message);
+  }
+}
+
+function parseOrReject<T>(schema: z.ZodType<T>, payload: unknown): T {
+  const parsed = schema.safeParse(payload);
+  if (!parsed.success) {
+    throw new CodedError('VALIDATION_FAILED', z.prettifyError(parsed.error));
+  }
+  return parsed.data;
+}
+
+export interface ClusterNodeDeps {
+  config: NodeConfig;
+  cluster: ClusterConfig;
+  app: AppName;
+  instanceId: string;
+  runtime: ChatRuntime;
+  bus: ClusterBus;
+  rpc: NodeRpc;
+  stateSource: StateSource;
+  broadcaster: LiveBroadcaster;
+  health: NodeHealth;
+  /** the local decider, on the master only */
+  decider: AutoAssigner | null;
+}
+
+/**
+ * This node's part in the cluster: heartbeats and the membership view, catch-up (a snapshot from
+ * a live peer, else the database), the RPC methods peers call (snapshot, digest, decisions), and
+ * the cluster status.
+ */
+export class ClusterNode {
+  readonly membership: MembershipView;
+  private readonly logger = new Logger(ClusterNode.name);
+  private readonly sampler = new LoadSampler();
+  private readonly startedAt = Date.now();
+  private timer: NodeJS.Timeout | null = null;
+  private seq = 0;
+  private catchingUp: Promise<CatchUpResult> | null = null;
+
+  constructor(private readonly deps: ClusterNodeDeps) {
+    const { cluster, instanceId, config } = deps;
+    this.membership = new MembershipView(
+      { node: cluster.nodeName, instanceId },
+      cluster.nodeNames,
+      cluster.masterNodeName,
+      config.membership.deadlineMs,
+    );
+  }
+
+  get nodeName(): string {
+    return this.deps.cluster.nodeName;
+  }
+
+  get isMaster(): boolean {
+    return this.deps.cluster.nodeName === this.deps.cluster.masterNodeName;
+  }
+
+  /** The node that decides now. Failover (a later issue) moves it; today the configured master. */
+  actingMaster(): { node: string; epoch: number } {
+    return { node: this.deps.cluster.masterNodeName, epoch: CONFIGURED_MASTER_EPOCH };
+  }
+
+  /** RPC methods and the heartbeat listener; call before the transports start. */
+  register(): void {
+    const { rpc, bus, runtime } = this.deps;
+    bus.subscribeSignals((signal) => {
+      if (isHeartbeat(signal)) this.onHeartbeat(signal);
+    });
+    rpc.handle('state.snapshot', async () => {
+      if (runtime.catchingUp || !this.deps.health.checks()['state']) {
+        throw new CodedError('NOT_READY', `${this.nodeName} is catching up itself`);
+      }
+      await runtime.barrier(this.deps.config.membership.catchUpTimeoutMs);
+      return snapshotState(runtime.state);
+    });
+    rpc.handle('state.digest', (): DigestReply => this.digest());
+    rpc.handle(DECISION_METHODS.take, (payload) => {
+      const decider = this.requireDecider();
+      return decider.take(parseOrReject(takeRequestSchema, payload));
+    });
+    rpc.handle(DECISION_METHODS.transfer, (payload) => {
+      const decider = this.requireDecider();
+      const request = parseOrReject(transferRequestSchema, payload);
+      return decider.transfer({
+        requestedBy: request.requestedBy,
+        chatId: request.chatId,
+        ...(request.toOperatorId !== undefined ? { toOperatorId: request.toOperatorId } : {}),
+        ...(request.toDepartmentId !== undefined ? { toDepartmentId: request.toDepartmentId } : {}),
+      });
+    });
+  }
+
+  startHeartbeats(): void {
+    if (this.timer) return;
+    this.sampler.start();
+    this.beat();
+    this.timer = setInterval(() => this.beat(), this.deps.config.membership.heartbeatIntervalMs);
+    this.timer.unref();
+  }
+
+  stopHeartbeats(): void {
+    if (this.timer) clearInterval(this.timer);
+    this.timer = null;
+    this.sampler.stop();
+  }
+
+  /** Waits long enough to have heard every live peer's heartbeat at least once. */
+  async discoverPeers(): Promise<Member[]> {
+    const waitMs = Math.round(this.deps.config.membership.heartbeatIntervalMs * 1.5);
+    await new Promise((resolve) => setTimeout(resolve, waitMs));
+    return this.membership.readyPeers(Date.now());
+  }
+
+  /**
+   * Catch-up: hold arriving events, take a snapshot from the master or another ready peer (the
+   * peer first lets everything routed to it before the request through: see
+   * `ChatRuntime.barrier`), restore it, then apply what queued meanwhile. With no peer answering,
+   * a starting node loads the active state from PostgreSQL; a reconnecting one keeps its own.
+   */
+  catchUp(reason: 'start' | 'reconnect'): Promise<CatchUpResult> {
+    this.catchingUp ??= this.runCatchUp(reason).finally(() => {
+      this.catchingUp = null;
+    });
+    return this.catchingUp;
+  }
+
+  /** The cluster as this node sees it, with every live node's digest asked for now. */
+  async status(): Promise<ClusterStatus> {
+    const now = Date.now();
+    const members = this.membership.members(now);
+    const acting = this.actingMaster();
+    const nodes = await Promise.all(
+      members.map(async (member): Promise<NodeStatus> => {
+        const base = this.memberStatus(member, now, acting.node);
+        if (!member.alive) return base;
+        try {
+          const reply =
+            member.node === this.nodeName
+              ? this.digest()
+              : await this.deps.rpc.request<DigestReply>(
+                  member.node,
+                  'state.digest',
+                  {},
+                  {
+                    timeoutMs: 2000,
+                  },
+                );
+          return { ...base, digest: reply.digest, revision: reply.revision, chats: reply.chats };
+        } catch (error) {
+          return { ...base, error: error instanceof Error ? error.message : String(error) };
+        }
+      }),
+    );
+    const live = nodes.filter((node) => node.alive);
+    const converged =
+      live.length > 0 &&
+      live.every((node) => node.digest !== null && node.digest === live[0]?.digest);
+    return {
+      cluster: this.deps.cluster.clusterName,
+      reportedBy: this.nodeName,
+      actingMaster: acting,
+      converged,
+      nodes,
+    };
+  }
+
+  private async runCatchUp(reason: 'start' | 'reconnect'): Promise<CatchUpResult> {
+    const { runtime, rpc, config } = this.deps;
+    const started = Date.now();
+    runtime.holdIncoming();
+    let result: Omit<CatchUpResult, 'queued' | 'ms'> = { source: 'none', peer: null };
+    try {
+      for (const peer of this.snapshotSources()) {
+        try {
+          const snapshot = await rpc.request(
+            peer,
+            'state.snapshot',
+            {},
+            {
+              timeoutMs: config.membership.catchUpTimeoutMs,
+            },
+          );
+          runtime.restore(snapshot);
+          result = { source: 'peer', peer };
+          break;
+        } catch (error) {
+          this.logger.warn(
+            { err: error, peer, reason },
+            'snapshot from peer failed; trying the next',
+          );
+        }
+      }
+      if (result.source === 'none' && reason === 'start') {
+        const events = await this.deps.stateSource.loadEvents({
+          closedWithinMs: config.closedChatRetentionMs,
+          nowMs: Date.now(),
+        });
+        runtime.replay(events);
+        result = { source: 'database', peer: null };
+      }
+    } finally {
+      const queued = runtime.releaseIncoming();
+      const done = { ...result, queued, ms: Date.now() - started };
+      this.logger.log({ reason, ...done, chats: runtime.state.chats.size }, 'caught up');
+      result = done;
+    }
+    return result as CatchUpResult;
+  }
+
+  /** The acting master first, then the other ready peers in failover order. */
+  private snapshotSources(): string[] {
+    const peers = this.membership.readyPeers(Date.now()).map((member) => member.node);
+    const master = this.actingMaster().node;
+    return peers.includes(master) ? [master, ...peers.filter((p) => p !== master)] : peers;
+  }
+
+  private requireDecider(): AutoAssigner {
+    const decider = this.deps.decider;
+    if (!decider || this.actingMaster().node !== this.nodeName) {
+      throw new CodedError('NOT_MASTER', `${this.nodeName} is not the acting master`);
+    }
+    return decider;
+  }
+
+  private digest(): DigestReply {
+    const state = this.deps.runtime.state;
+    return { digest: stateDigest(state), revision: state.revision, chats: state.chats.size };
+  }
+
+  private beat(): void {
+    const { runtime, broadcaster, health, bus, app, instanceId } = this.deps;
+    let activeChats = 0;
+    for (const chat of runtime.state.chats.values()) if (chat.closed === null) activeChats += 1;
+    const replication = runtime.replicationStats();
+    const heartbeat: Heartbeat = {
+      id: newId(),
+      type: HEARTBEAT_SIGNAL,
+      node: this.nodeName,
+      instanceId,
+      app,
+      startedAt: this.startedAt,
+      sentAt: Date.now(),
+      seq: ++this.seq,
+      ready: Object.values(health.checks()).every(Boolean),
+      load: this.sampler.sample({
+        operatorSessions: broadcaster.operatorSessionCount,
+        visitorSessions: broadcaster.visitorSessionCount,
+        activeChats,
+      }),
+      replicationLagMs: replication.lagMs,
+      appliedRemote: replication.appliedRemote,
+    };
+    this.membership.record(heartbeat, Date.now());
+    bus.publishSignal(heartbeat);
+  }
+
+  private onHeartbeat(heartbeat: Heartbeat): void {
+    const verdict = this.membership.record(heartbeat, Date.now());
+    if (verdict === 'joined') {
+      this.logger.log({ node: heartbeat.node, instanceId: heartbeat.instanceId }, 'node joined');
+    } else if (verdict === 'conflict') {
+      this.logger.error(
+        { node: heartbeat.node, instanceId: heartbeat.instanceId },
+        'two processes claim one node name; ignoring the other one',
+      );
+    }
+  }
+
+  private memberStatus(member: Member, now: number, actingMaster: string): NodeStatus {
+    const last = member.last;
+    return {
+      node: member.node,
+      role: member.node === actingMaster ? 'master' : 'slave',
+      configuredMaster: member.configuredMaster,
+      alive: member.alive,
+      ready: last?.ready ?? null,
+      app: last?.app ?? null,
+      instanceId: last?.instanceId ?? null,
+      startedAt: last?.startedAt ?? null,
+      lastHeartbeatAgoMs: member.lastSeenAt === null ? null : now - member.lastSeenAt,
+      load: last?.load ?? null,
+      replicationLagMs: last?.replicationLagMs ?? null,
+      appliedRemote: last?.appliedRemote ?? null,
+      digest: null,
+      revision: null,
+      chats: null,
+    };
+  }
+}

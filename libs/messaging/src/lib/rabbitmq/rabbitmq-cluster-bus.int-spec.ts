@@ -1,10 +1,16 @@
 import { randomUUID } from 'node:crypto';
 import { type ChannelModel, connect } from 'amqplib';
-import { requireService, sleep, waitFor } from '@chat/testing';
+import {
+  requireService,
+  sleep,
+  waitFor,
+  type TestVhost,
+  checkBroker,
+  createTestVhost,
+} from '@chat/testing';
 import { RabbitMqClusterBus, type RabbitMqClusterBusOptions } from './rabbitmq-cluster-bus';
 import { RabbitMqNotConnectedError } from './rabbitmq-connection';
 import { RabbitMqUnroutableError } from './rabbitmq-support';
-import { type TestVhost, checkBroker, createTestVhost } from './testing/test-vhost';
 
 interface TestEvent {
   readonly id: string;

@@ -1,6 +1,13 @@
 import { randomUUID } from 'node:crypto';
 import { type ChannelModel, connect } from 'amqplib';
-import { requireService, sleep, waitFor } from '@chat/testing';
+import {
+  requireService,
+  sleep,
+  waitFor,
+  type TestVhost,
+  checkBroker,
+  createTestVhost,
+} from '@chat/testing';
 import {
   NodeNameInUseError,
   type RpcCaller,
@@ -15,7 +22,6 @@ import {
 } from './rabbitmq-connection';
 import { RabbitMqClusterBus } from './rabbitmq-cluster-bus';
 import { RabbitMqNodeRpc, type RabbitMqNodeRpcOptions } from './rabbitmq-node-rpc';
-import { type TestVhost, checkBroker, createTestVhost } from './testing/test-vhost';
 
 const PREFIX = 'chat.';
 

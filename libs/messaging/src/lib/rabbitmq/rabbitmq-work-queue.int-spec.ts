@@ -1,9 +1,15 @@
 import { type ChannelModel, connect } from 'amqplib';
-import { requireService, sleep, waitFor } from '@chat/testing';
+import {
+  requireService,
+  sleep,
+  waitFor,
+  type TestVhost,
+  checkBroker,
+  createTestVhost,
+} from '@chat/testing';
 import type { QueuedItem } from '../work-queue';
 import { RabbitMqConnection, RabbitMqNotConnectedError } from './rabbitmq-connection';
 import { RabbitMqWorkQueue, type RabbitMqWorkQueueOptions } from './rabbitmq-work-queue';
-import { type TestVhost, checkBroker, createTestVhost } from './testing/test-vhost';
 
 describe(`${RabbitMqWorkQueue.name} (real RabbitMQ)`, () => {
   let vhost: TestVhost;

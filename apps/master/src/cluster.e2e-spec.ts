@@ -474,6 +474,26 @@ describe('cluster behind nginx, end to end', () => {
     });
   });
 
+  it('brings a slave cut off from the broker back to the same state', async () => {
+    const { siteId, operators } = await createSite('Cut', 1);
+    const [only] = operators;
+    if (!only) throw new Error('one operator expected');
+    await goLive(url('slave1'), siteId, only, 0, 'online');
+    // The broker drops slave2's connection; while it reconnects, slave1 keeps taking chats.
+    expect(await vhost.closeConnections('e2e/slave2/')).toBe(1);
+    const during = await Promise.all(
+      Array.from({ length: 5 }, (_, i) =>
+        httpJson('POST', `${url('slave1')}/l/v/chats`, { siteId, name: `During ${i}` }),
+      ),
+    );
+    expect(during.map((r) => r.status)).toEqual([201, 201, 201, 201, 201]);
+    await waitFor(async () => (await httpJson('GET', `${url('slave2')}/readyz`)).status === 200, {
+      timeoutMs: 30_000,
+      description: 'slave2 ready again',
+    });
+    await converged(['master', 'slave1', 'slave2']);
+  });
+
   it('lets a slave started late catch up to the same digest', async () => {
     const before = await converged(['master', 'slave1', 'slave2']);
     const digest = before.nodes.find((n) => n.node === 'master')?.digest;

@@ -118,8 +118,14 @@ export default tseslint.config(
               bannedExternalImports: frameworks,
             },
             {
+              // e.g. tools/cluster's routing tests use the shared helpers of libs/testing.
               sourceTag: 'type:testing',
-              onlyDependOnLibsWithTags: ['type:feature', 'type:infra', 'type:domain'],
+              onlyDependOnLibsWithTags: [
+                'type:feature',
+                'type:infra',
+                'type:domain',
+                'type:testing',
+              ],
             },
           ],
         },
@@ -132,6 +138,12 @@ export default tseslint.config(
   {
     files: ['**/*.js', '**/*.mjs', '**/*.cjs'],
     ...tseslint.configs.disableTypeChecked,
+  },
+  {
+    // Node scripts type-checked by tsc (checkJs in their project's tsconfig), which knows
+    // Node's globals; no-undef would only repeat that check without them.
+    files: ['tools/**/*.mjs'],
+    rules: { 'no-undef': 'off' },
   },
   prettier,
 );

@@ -474,11 +474,12 @@ describe('cluster behind nginx, end to end', () => {
     });
   });
 
-  it('brings a slave cut off from the broker back to the same state', async () => {
+  it('brings a slave cut off from the broker back to the same state, and its clients too', async () => {
     const { siteId, operators } = await createSite('Cut', 1);
     const [only] = operators;
     if (!only) throw new Error('one operator expected');
-    await goLive(url('slave1'), siteId, only, 0, 'online');
+    const operator = await goLive(url('slave2'), siteId, only, 0, 'online');
+    expect(operator.socket.count('state.full')).toBe(1);
     // The broker drops slave2's connection; while it reconnects, slave1 keeps taking chats.
     expect(await vhost.closeConnections('e2e/slave2/')).toBe(1);
     const during = await Promise.all(
@@ -492,6 +493,11 @@ describe('cluster behind nginx, end to end', () => {
       description: 'slave2 ready again',
     });
     await converged(['master', 'slave1', 'slave2']);
+    // slave2 caught up and gave its operator a fresh full state: 3 chats held, 2 waiting.
+    await operator.socket.next('state.full', () => operator.socket.count('state.full') >= 2);
+    const snap = okData(await operator.socket.request<SocketReply<OperatorSnapshot>>('state.sync'));
+    expect(snap.chats).toHaveLength(3);
+    expect(snap.queue).toHaveLength(2);
   });
 
   it('lets a slave started late catch up to the same digest', async () => {

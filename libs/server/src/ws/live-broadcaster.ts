@@ -78,7 +78,7 @@ export class LiveBroadcaster {
 
   /**
    * The whole state was replaced (catch-up after a lost broker connection): deltas cannot describe
-   * that, so every operator gets a fresh `state.full` and every visitor its chat again.
+   * that, so every operator gets a fresh `state.full` and every visitor a fresh `chat.state`.
    */
   resyncAll(): void {
     const state = this.runtime.state;
@@ -92,7 +92,7 @@ export class LiveBroadcaster {
     for (const [chatId, sockets] of this.visitors) {
       const view = visitorChatView(state, chatId);
       if (!view) continue;
-      for (const socket of sockets) socket.emit('chat.updated', view);
+      for (const socket of sockets) socket.emit('chat.state', view);
     }
   }
 

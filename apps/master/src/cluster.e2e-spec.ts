@@ -510,4 +510,28 @@ describe('cluster behind nginx, end to end', () => {
     expect(late).toMatchObject({ alive: true, ready: true, app: 'slave', digest });
     expect(late?.load?.activeChats).toBeGreaterThanOrEqual(200);
   });
+  it('closes the sessions of a slave killed with -9 once its heartbeats stop', async () => {
+    const { siteId, operators } = await createSite('Dead', 1);
+    const [only] = operators;
+    if (!only) throw new Error('one operator expected');
+    const operator = await goLive(url('slave3'), siteId, only, 0, 'online');
+    const connected = async (): Promise<boolean | undefined> => {
+      const list = await admin<{ id: string; connected: boolean }[]>(
+        'GET',
+        `/l/admin/sites/${siteId}/operators`,
+      );
+      return list.find((o) => o.id === operator.id)?.connected;
+    };
+    await waitFor(async () => ((await connected()) === true ? true : undefined), {
+      description: 'the operator connected on slave3, as the master sees it',
+    });
+    await nodes.get('slave3')?.kill9();
+    nodes.delete('slave3');
+    await waitFor(async () => ((await connected()) === false ? true : undefined), {
+      timeoutMs: 30_000,
+      description: 'the master to close the dead slave sessions',
+    });
+    const status = await clusterStatus();
+    expect(status.nodes.find((n) => n.node === 'slave3')?.alive).toBe(false);
+  });
 });

@@ -302,6 +302,65 @@ export class ClusterNode {
     return { digest: stateDigest(state), revision: state.revision, chats: state.chats.size };
   }
 
+  /**
+   * At start, after catch-up: sessions recorded under this node's name belong to a previous life
+   * of it (a crash, a restart quicker than the deadline); nobody else would ever close them.
+   */
+  async closeOwnStaleSessions(): Promise<number> {
+    const stale = this.sessionsOf((node) => node === this.nodeName);
+    await Promise.all(stale.map((session) => this.closeSession(session)));
+    return stale.length;
+  }
+
+  /**
+   * The acting master closes the sessions of nodes that stopped sending heartbeats (killed, cut
+   * off): their operators then count as disconnected, and the grace period decides what happens
+   * to their chats. A node never heard of since this node started counts as gone only once this
+   * node has been up for a whole deadline.
+   */
+  reapSessionsOfDeadNodes(nowMs: number): number {
+    if (this.actingMaster().node !== this.nodeName || this.deps.runtime.catchingUp) return 0;
+    const upLongEnough = nowMs - this.startedAt > this.deps.config.membership.deadlineMs;
+    const members = new Map(this.membership.members(nowMs).map((m) => [m.node, m]));
+    const dead = (node: string): boolean => {
+      if (node === this.nodeName) return false;
+      const member = members.get(node);
+      if (!member) return true; // a name no longer in the cluster file
+      return !member.alive && (member.lastSeenAt !== null || upLongEnough);
+    };
+    const sessions = this.sessionsOf(dead);
+    for (const session of sessions) {
+      this.logger.warn(session, 'closing the session of a node that stopped sending heartbeats');
+      this.closeSession(session).catch((error: unknown) =>
+        this.logger.error({ err: error, ...session }, 'closing a dead node session failed'),
+      );
+    }
+    return sessions.length;
+  }
+
+  private sessionsOf(
+    nodeMatches: (node: string) => boolean,
+  ): { operatorId: string; siteId: string; sessionId: string; nodeId: string }[] {
+    const found: { operatorId: string; siteId: string; sessionId: string; nodeId: string }[] = [];
+    for (const operator of this.deps.runtime.state.operators.values()) {
+      const siteId = operator.profile?.value.siteId;
+      if (siteId === undefined) continue;
+      for (const [sessionId, { nodeId }] of operator.sessionsOpened) {
+        if (nodeMatches(nodeId)) found.push({ operatorId: operator.id, siteId, sessionId, nodeId });
+      }
+    }
+    return found;
+  }
+
+  private async closeSession(session: {
+    operatorId: string;
+    siteId: string;
+    sessionId: string;
+    nodeId: string;
+  }): Promise<void> {
+    await this.deps.runtime.commit('operator.session.closed', session);
+  }
+
   private beat(): void {
     const { runtime, broadcaster, health, bus, app, instanceId } = this.deps;
     let activeChats = 0;
@@ -327,6 +386,7 @@ export class ClusterNode {
     };
     this.membership.record(heartbeat, Date.now());
     bus.publishSignal(heartbeat);
+    if (heartbeat.ready) this.reapSessionsOfDeadNodes(Date.now());
   }
 
   private onHeartbeat(heartbeat: Heartbeat): void {

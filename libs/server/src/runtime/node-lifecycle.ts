@@ -106,9 +106,15 @@ export class NodeLifecycle
     this.worker.start();
     const peers = await cluster.discoverPeers();
     const result = await cluster.catchUp('start');
+    const stale = await cluster.closeOwnStaleSessions();
     this.health.markStateLoaded();
     this.logger.log(
-      { peers: peers.map((p) => p.node), ...result, chats: this.runtime.state.chats.size },
+      {
+        peers: peers.map((p) => p.node),
+        ...result,
+        staleSessionsClosed: stale,
+        chats: this.runtime.state.chats.size,
+      },
       'joined the cluster',
     );
     if (this.connection) {

@@ -2,6 +2,8 @@ import { randomUUID } from 'node:crypto';
 import { cloneThroughJson } from './json-clone';
 import {
   DEFAULT_RPC_TIMEOUT_MS,
+  awaitReply,
+  type RpcOutcome,
   NodeNameInUseError,
   NodeRpc,
   type RpcCaller,
@@ -10,9 +12,7 @@ import {
   RpcNodeUnreachableError,
   type RpcReply,
   type RpcRequestOptions,
-  RpcTimeoutError,
   errorReply,
-  remoteError,
   requestTimeoutMs,
 } from './node-rpc';
 
@@ -61,7 +61,7 @@ export class InProcessRpcHub {
 
 interface Pending {
   /** Settles the request once; later calls do nothing. */
-  settle(outcome: { reply: RpcReply } | { error: Error }): void;
+  settle(outcome: RpcOutcome): void;
 }
 
 class InProcessNodeRpc extends NodeRpc {
@@ -132,39 +132,15 @@ class InProcessNodeRpc extends NodeRpc {
       return Promise.reject(new RpcNodeUnreachableError(node));
     }
     const caller: RpcCaller = { node: this.nodeName, instanceId: this.instanceId };
-    return new Promise<T>((resolve, reject) => {
-      let settled = false;
-      const pending: Pending = {
-        settle: (outcome) => {
-          if (settled) {
-            return;
-          }
-          settled = true;
-          clearTimeout(timer);
-          this.pending.delete(pending);
-          if ('error' in outcome) {
-            reject(outcome.error);
-            return;
-          }
-          const { reply } = outcome;
-          if (reply.ok) {
-            resolve(reply.data as T);
-          } else {
-            reject(remoteError(reply.error));
-          }
-        },
-      };
-      const timer = setTimeout(
-        () => pending.settle({ error: new RpcTimeoutError(node, method, timeoutMs) }),
-        timeoutMs,
-      );
-      this.pending.add(pending);
-      void target.serve(method, copy, caller).then((reply) => {
-        if (reply !== undefined) {
-          pending.settle({ reply });
-        }
-      });
+    const waiting = awaitReply<T>(node, method, timeoutMs, () => this.pending.delete(pending));
+    const pending: Pending = { settle: waiting.settle };
+    this.pending.add(pending);
+    void target.serve(method, copy, caller).then((reply) => {
+      if (reply !== undefined) {
+        pending.settle({ reply });
+      }
     });
+    return waiting.promise;
   }
 
   /** Runs one request on this node; `undefined` when it is lost because this node stopped. */

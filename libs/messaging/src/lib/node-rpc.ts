@@ -209,3 +209,46 @@ function hasJsonForm(value: unknown): boolean {
     return false;
   }
 }
+
+/** How a request ends: the target's reply, or an error on this side (time-out, stop, no route). */
+export type RpcOutcome = { reply: RpcReply } | { error: Error };
+
+/**
+ * A request waiting for its outcome, shared by the drivers: `settle` acts once (a reply resolves
+ * or rejects with the remote error, an error rejects), clears the time-out, and calls `onDone`
+ * so the driver forgets the request; later calls do nothing.
+ */
+export function awaitReply<T>(
+  node: string,
+  method: string,
+  timeoutMs: number,
+  onDone: () => void,
+): { promise: Promise<T>; settle: (outcome: RpcOutcome) => void } {
+  let settled = false;
+  let resolve: (value: T) => void = () => undefined;
+  let reject: (error: Error) => void = () => undefined;
+  const promise = new Promise<T>((res, rej) => {
+    resolve = res;
+    reject = rej;
+  });
+  const settle = (outcome: RpcOutcome): void => {
+    if (settled) {
+      return;
+    }
+    settled = true;
+    clearTimeout(timer);
+    onDone();
+    if ('error' in outcome) {
+      reject(outcome.error);
+    } else if (outcome.reply.ok) {
+      resolve(outcome.reply.data as T);
+    } else {
+      reject(remoteError(outcome.reply.error));
+    }
+  };
+  const timer = setTimeout(
+    () => settle({ error: new RpcTimeoutError(node, method, timeoutMs) }),
+    timeoutMs,
+  );
+  return { promise, settle };
+}

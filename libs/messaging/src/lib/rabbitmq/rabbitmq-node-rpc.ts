@@ -2,6 +2,8 @@ import { randomUUID } from 'node:crypto';
 import type { Channel, ChannelModel, ConsumeMessage, Message } from 'amqplib';
 import {
   DEFAULT_RPC_TIMEOUT_MS,
+  awaitReply,
+  type RpcOutcome,
   NodeNameInUseError,
   NodeRpc,
   type RpcCaller,
@@ -10,10 +12,8 @@ import {
   RpcNodeUnreachableError,
   type RpcReply,
   type RpcRequestOptions,
-  RpcTimeoutError,
   errorReply,
   isRpcReply,
-  remoteError,
   requestTimeoutMs,
 } from '../node-rpc';
 import {
@@ -67,7 +67,7 @@ interface Current {
 interface Pending {
   readonly node: string;
   readonly method: string;
-  settle(outcome: { reply: RpcReply } | { error: Error }): void;
+  settle(outcome: RpcOutcome): void;
 }
 
 const defaultOnError: RabbitMqErrorReporter = (error, context) => {
@@ -226,52 +226,30 @@ export class RabbitMqNodeRpc extends NodeRpc implements RabbitMqParticipant {
       return Promise.reject(error instanceof Error ? error : new Error(String(error)));
     }
     const correlationId = randomUUID();
-    return new Promise<T>((resolve, reject) => {
-      const pending: Pending = {
-        node,
-        method,
-        settle: (outcome) => {
-          if (this.pending.get(correlationId) !== pending) {
-            return;
-          }
-          this.pending.delete(correlationId);
-          clearTimeout(timer);
-          if ('error' in outcome) {
-            reject(outcome.error);
-            return;
-          }
-          const { reply } = outcome;
-          if (reply.ok) {
-            resolve(reply.data as T);
-          } else {
-            reject(remoteError(reply.error));
-          }
-        },
-      };
-      const timer = setTimeout(
-        () => pending.settle({ error: new RpcTimeoutError(node, method, timeoutMs) }),
-        timeoutMs,
-      );
-      this.pending.set(correlationId, pending);
-      try {
-        current.channel.publish('', this.queueOf(node), body, {
-          type: 'request',
-          correlationId,
-          replyTo: this.queueName,
-          mandatory: true,
-          persistent: false,
-          expiration: String(Math.ceil(timeoutMs)),
-          contentType: 'application/json',
-          appId: this.nodeName,
-        });
-      } catch (error) {
-        pending.settle({
-          error: new Error(`Request "${method}" to node "${node}" could not be published`, {
-            cause: error,
-          }),
-        });
-      }
+    const waiting = awaitReply<T>(node, method, timeoutMs, () => {
+      this.pending.delete(correlationId);
     });
+    const pending: Pending = { node, method, settle: waiting.settle };
+    this.pending.set(correlationId, pending);
+    try {
+      current.channel.publish('', this.queueOf(node), body, {
+        type: 'request',
+        correlationId,
+        replyTo: this.queueName,
+        mandatory: true,
+        persistent: false,
+        expiration: String(Math.ceil(timeoutMs)),
+        contentType: 'application/json',
+        appId: this.nodeName,
+      });
+    } catch (error) {
+      pending.settle({
+        error: new Error(`Request "${method}" to node "${node}" could not be published`, {
+          cause: error,
+        }),
+      });
+    }
+    return waiting.promise;
   }
 
   /** @internal Claims the name and starts consuming; runs on every (re)connect. */

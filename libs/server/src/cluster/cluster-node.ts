@@ -12,8 +12,9 @@ import {
 } from '@chat/cluster';
 import { newId, snapshotState, stateDigest, type StateSource } from '@chat/domain';
 import { type ClusterBus, type NodeRpc } from '@chat/messaging';
-import { z } from 'zod';
+import { parseInput } from '../http/parse';
 import { type AutoAssigner } from '../runtime/auto-assigner';
+import { ApiError } from '../use-cases/api-error';
 import { type ChatRuntime } from '../runtime/chat-runtime';
 import { type NodeHealth } from '../runtime/node-health';
 import { type LiveBroadcaster } from '../ws/live-broadcaster';
@@ -64,23 +65,6 @@ interface DigestReply {
   digest: string;
   revision: number;
   chats: number;
-}
-
-class CodedError extends Error {
-  constructor(
-    readonly code: string,
-    message: string,
-  ) {
-    super(message);
-  }
-}
-
-function parseOrReject<T>(schema: z.ZodType<T>, payload: unknown): T {
-  const parsed = schema.safeParse(payload);
-  if (!parsed.success) {
-    throw new CodedError('VALIDATION_FAILED', z.prettifyError(parsed.error));
-  }
-  return parsed.data;
 }
 
 export interface ClusterNodeDeps {
@@ -143,7 +127,7 @@ export class ClusterNode {
     });
     rpc.handle('state.snapshot', async () => {
       if (runtime.catchingUp || !this.deps.health.checks()['state']) {
-        throw new CodedError('NOT_READY', `${this.nodeName} is catching up itself`);
+        throw new ApiError('UNAVAILABLE', `${this.nodeName} is catching up itself`);
       }
       await runtime.barrier(this.deps.config.membership.catchUpTimeoutMs);
       return snapshotState(runtime.state);
@@ -151,11 +135,11 @@ export class ClusterNode {
     rpc.handle('state.digest', (): DigestReply => this.digest());
     rpc.handle(DECISION_METHODS.take, (payload) => {
       const decider = this.requireDecider();
-      return decider.take(parseOrReject(takeRequestSchema, payload));
+      return decider.take(parseInput(takeRequestSchema, payload));
     });
     rpc.handle(DECISION_METHODS.transfer, (payload) => {
       const decider = this.requireDecider();
-      const request = parseOrReject(transferRequestSchema, payload);
+      const request = parseInput(transferRequestSchema, payload);
       return decider.transfer({
         requestedBy: request.requestedBy,
         chatId: request.chatId,
@@ -240,46 +224,46 @@ export class ClusterNode {
   }
 
   private async runCatchUp(reason: 'start' | 'reconnect'): Promise<CatchUpResult> {
-    const { runtime, rpc, config } = this.deps;
+    const { runtime } = this.deps;
     const started = Date.now();
     runtime.holdIncoming();
-    let result: Omit<CatchUpResult, 'queued' | 'ms'> = { source: 'none', peer: null };
+    let source: Pick<CatchUpResult, 'source' | 'peer'>;
+    let queued = 0;
     try {
-      for (const peer of this.snapshotSources()) {
-        try {
-          const snapshot = await rpc.request(
-            peer,
-            'state.snapshot',
-            {},
-            {
-              timeoutMs: config.membership.catchUpTimeoutMs,
-            },
-          );
-          runtime.restore(snapshot);
-          result = { source: 'peer', peer };
-          break;
-        } catch (error) {
-          this.logger.warn(
-            { err: error, peer, reason },
-            'snapshot from peer failed; trying the next',
-          );
-        }
-      }
-      if (result.source === 'none' && reason === 'start') {
-        const events = await this.deps.stateSource.loadEvents({
-          closedWithinMs: config.closedChatRetentionMs,
-          nowMs: Date.now(),
-        });
-        runtime.replay(events);
-        result = { source: 'database', peer: null };
-      }
+      source = await this.loadSnapshotOrDatabase(reason);
     } finally {
-      const queued = runtime.releaseIncoming();
-      const done = { ...result, queued, ms: Date.now() - started };
-      this.logger.log({ reason, ...done, chats: runtime.state.chats.size }, 'caught up');
-      result = done;
+      // Even when loading failed: never leave the bus's events held for ever.
+      queued = runtime.releaseIncoming();
     }
-    return result as CatchUpResult;
+    const result: CatchUpResult = { ...source, queued, ms: Date.now() - started };
+    this.logger.log({ reason, ...result, chats: runtime.state.chats.size }, 'caught up');
+    return result;
+  }
+
+  /** The first peer snapshot that arrives; else, at start, the database; else nothing. */
+  private async loadSnapshotOrDatabase(
+    reason: 'start' | 'reconnect',
+  ): Promise<Pick<CatchUpResult, 'source' | 'peer'>> {
+    const { runtime, rpc, config } = this.deps;
+    for (const peer of this.snapshotSources()) {
+      try {
+        const timeoutMs = config.membership.catchUpTimeoutMs;
+        runtime.restore(await rpc.request(peer, 'state.snapshot', {}, { timeoutMs }));
+        return { source: 'peer', peer };
+      } catch (error) {
+        this.logger.warn(
+          { err: error, peer, reason },
+          'snapshot from peer failed; trying the next',
+        );
+      }
+    }
+    if (reason === 'reconnect') return { source: 'none', peer: null };
+    const events = await this.deps.stateSource.loadEvents({
+      closedWithinMs: config.closedChatRetentionMs,
+      nowMs: Date.now(),
+    });
+    runtime.replay(events);
+    return { source: 'database', peer: null };
   }
 
   /** The acting master first, then the other ready peers in failover order. */
@@ -292,7 +276,7 @@ export class ClusterNode {
   private requireDecider(): AutoAssigner {
     const decider = this.deps.decider;
     if (!decider || this.actingMaster().node !== this.nodeName) {
-      throw new CodedError('NOT_MASTER', `${this.nodeName} is not the acting master`);
+      throw new ApiError('UNAVAILABLE', `${this.nodeName} is not the acting master`);
     }
     return decider;
   }

@@ -59,7 +59,6 @@ export class ChatRuntime {
   private held: DomainEvent[] | null = null;
   private appliedRemote = 0;
   private lagWindowMax = 0;
-  private lastLagMs = 0;
 
   constructor(
     readonly nodeName: string,
@@ -160,15 +159,9 @@ export class ChatRuntime {
 
   /** Lag over the last window (since the previous call), for the once-a-second heartbeat. */
   replicationStats(): ReplicationStats {
-    const lagMs = this.lagWindowMax > 0 ? this.lagWindowMax : 0;
-    this.lastLagMs = lagMs;
+    const lagMs = this.lagWindowMax;
     this.lagWindowMax = 0;
     return { appliedRemote: this.appliedRemote, lagMs };
-  }
-
-  /** The lag reported by the latest {@link replicationStats} call. */
-  get lastReplicationLagMs(): number {
-    return this.lastLagMs;
   }
 
   /** Applies events loaded from storage at start, without publishing them again. */

@@ -72,10 +72,6 @@ export class LiveBroadcaster {
     return n;
   }
 
-  get sessionCount(): number {
-    return this.operatorSessionCount + this.visitorSessionCount;
-  }
-
   /**
    * The whole state was replaced (catch-up after a lost broker connection): deltas cannot describe
    * that, so every operator gets a fresh `state.full` and every visitor a fresh `chat.state`.

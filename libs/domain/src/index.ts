@@ -14,4 +14,5 @@ export { compareClockId } from './state/order';
 export { resetIndexes } from './state/indexes';
 export * from './policy/assignment-policy';
 export * from './views/views';
+export * from './views/resync';
 export * from './ports/persistence.ports';

@@ -1,7 +1,7 @@
 import { type DynamicModule, Logger, Module, type Provider } from '@nestjs/common';
 import { JwtService } from '@nestjs/jwt';
 import { ThrottlerModule } from '@nestjs/throttler';
-import { type NodeConfig } from '@chat/cluster';
+import { Leadership, type NodeConfig } from '@chat/cluster';
 import {
   EventFactory,
   EventJournal,
@@ -82,13 +82,24 @@ function standaloneProviders(config: NodeConfig): Provider[] {
     { provide: WorkQueue, useFactory: () => new InProcessWorkQueue() },
     { provide: DecisionRequester, useExisting: AutoAssigner },
     { provide: HybridLogicalClock, useFactory: () => new HybridLogicalClock(config.nodeName) },
+    {
+      provide: AutoAssigner,
+      // The only node is always the acting master, with epoch 1.
+      useFactory: (runtime: ChatRuntime) =>
+        new AutoAssigner(runtime, () => 1, assignerOptions(config)),
+      inject: [ChatRuntime],
+    },
   ];
+}
+
+function assignerOptions(config: NodeConfig): { graceMs: number; tickMs: number } {
+  return { graceMs: config.operatorGraceMs, tickMs: 1000 };
 }
 
 /**
  * Cluster: one RabbitMQ connection per process shared by the bus, the work queue and the node
- * RPC; every exchange and queue name starts with `MQ_NODE_ID_PREFIX` + the cluster name. The
- * configured master decides; a slave asks it.
+ * RPC; every exchange and queue name starts with `MQ_NODE_ID_PREFIX` + the cluster name. Every
+ * node can decide, but only the elected acting master does (`Leadership`); the others ask it.
  */
 function clusterProviders(config: NodeConfig): Provider[] {
   const cluster = config.cluster;
@@ -138,6 +149,27 @@ function clusterProviders(config: NodeConfig): Provider[] {
     },
     { provide: HybridLogicalClock, useFactory: () => new HybridLogicalClock(cluster.nodeName) },
     {
+      provide: Leadership,
+      useFactory: () => {
+        const { deadlineMs, heartbeatIntervalMs } = config.membership;
+        // A lease shorter than the deadline: a paused node stops deciding before others give up
+        // on it, and one fresh echo per interval keeps a healthy leader's lease alive.
+        return new Leadership(cluster.nodeName, {
+          leaseMs: deadlineMs - Math.round(heartbeatIntervalMs / 2),
+        });
+      },
+    },
+    {
+      provide: AutoAssigner,
+      useFactory: (runtime: ChatRuntime, leadership: Leadership) =>
+        new AutoAssigner(
+          runtime,
+          () => leadership.decidingEpoch(Date.now()),
+          assignerOptions(config),
+        ),
+      inject: [ChatRuntime, Leadership],
+    },
+    {
       provide: ClusterNode,
       useFactory: (
         runtime: ChatRuntime,
@@ -147,6 +179,7 @@ function clusterProviders(config: NodeConfig): Provider[] {
         broadcaster: LiveBroadcaster,
         health: NodeHealth,
         assigner: AutoAssigner,
+        leadership: Leadership,
       ) =>
         new ClusterNode({
           config,
@@ -159,7 +192,8 @@ function clusterProviders(config: NodeConfig): Provider[] {
           stateSource,
           broadcaster,
           health,
-          decider: isMaster ? assigner : null,
+          leadership,
+          decider: assigner,
         }),
       inject: [
         ChatRuntime,
@@ -169,21 +203,24 @@ function clusterProviders(config: NodeConfig): Provider[] {
         LiveBroadcaster,
         NodeHealth,
         AutoAssigner,
+        Leadership,
       ],
     },
-    isMaster
-      ? { provide: DecisionRequester, useExisting: AutoAssigner }
-      : {
-          provide: DecisionRequester,
-          useFactory: (rpc: NodeRpc, runtime: ChatRuntime, node: ClusterNode) =>
-            new RemoteDecisionRequester(
-              rpc,
-              runtime,
-              () => node.actingMaster().node,
-              config.membership.decisionTimeoutMs,
-            ),
-          inject: [NodeRpc, ChatRuntime, ClusterNode],
-        },
+    {
+      provide: DecisionRequester,
+      useFactory: (rpc: NodeRpc, runtime: ChatRuntime, node: ClusterNode, assigner: AutoAssigner) =>
+        new RemoteDecisionRequester(
+          rpc,
+          runtime,
+          {
+            actingMaster: () => node.actingMaster().node,
+            local: assigner,
+            isLocal: () => node.isDeciding(),
+          },
+          config.membership.decisionTimeoutMs,
+        ),
+      inject: [NodeRpc, ChatRuntime, ClusterNode, AutoAssigner],
+    },
   ];
 }
 
@@ -256,14 +293,6 @@ export class ChatNodeModule {
               queue,
             ),
           inject: [HybridLogicalClock, ClusterBus, WorkQueue],
-        },
-        {
-          provide: AutoAssigner,
-          // Standalone: the only node is always the acting master, epoch 1. In a cluster it is
-          // built everywhere but started only on the master (see NodeLifecycle).
-          useFactory: (runtime: ChatRuntime) =>
-            new AutoAssigner(runtime, () => 1, { graceMs: config.operatorGraceMs, tickMs: 1000 }),
-          inject: [ChatRuntime],
         },
         {
           provide: PersistenceWorker,

@@ -63,7 +63,7 @@ const envSchema = z.object({
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
   LOGIN_RATE_LIMIT_PER_MINUTE: positiveInt(20),
   HEARTBEAT_INTERVAL_MS: z.coerce.number().int().min(100).max(60_000).default(1000),
-  NODE_DEADLINE_MS: z.coerce.number().int().min(300).max(600_000).default(5000),
+  NODE_DEADLINE_MS: z.coerce.number().int().min(300).max(600_000).default(3000),
   CATCH_UP_TIMEOUT_MS: z.coerce.number().int().min(100).default(10_000),
   DECISION_TIMEOUT_MS: z.coerce.number().int().min(100).default(5000),
 });

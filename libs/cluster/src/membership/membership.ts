@@ -42,6 +42,13 @@ export interface Heartbeat {
   replicationLagMs: number;
   /** events from other nodes applied since start */
   appliedRemote: number;
+  /**
+   * The leadership epoch this node decides with (or is still handing over), null when it does not
+   * lead. Optional so that a node of the previous version is understood during a rolling upgrade.
+   */
+  leaderEpoch?: number | null;
+  /** the greatest leadership epoch this node has seen */
+  epoch?: number;
 }
 
 export function isHeartbeat(value: unknown): value is Heartbeat {

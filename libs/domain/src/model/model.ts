@@ -68,7 +68,11 @@ export interface AssignmentCandidate {
   inDepartment: boolean;
 }
 
-export type AssignmentReason = 'auto' | 'manual' | 'transfer' | 'requeue';
+/**
+ * `fence`: a new acting master re-asserts an existing assignment under its own epoch, so that a
+ * late decision of a deposed master (lower epoch) can never win over it.
+ */
+export type AssignmentReason = 'auto' | 'manual' | 'transfer' | 'requeue' | 'fence';
 
 export interface AssignmentAudit {
   reason: AssignmentReason;

@@ -298,6 +298,73 @@ function requireCapacity(candidate: AssignmentCandidate, name: string): void {
   }
 }
 
+/** The greatest leadership epoch among the chats' decisions (0 when none). */
+export function maxAssignmentEpoch(state: ChatState): number {
+  let max = 0;
+  for (const chat of state.chats.values()) {
+    if (chat.assignment && chat.assignment.epoch > max) max = chat.assignment.epoch;
+  }
+  return max;
+}
+
+/**
+ * What a new acting master re-asserts under its epoch when it takes over: every open chat that
+ * an operator holds keeps its operator. A decision of the deposed master still on its way (a
+ * paused process resuming, a publish in flight) then loses on every node, whatever the order of
+ * arrival. Waiting chats are not fenced (it would move them back in the queue); a stale decision
+ * about one is overruled when it arrives (see `overruleStaleDecision`).
+ */
+export function planEpochFence(state: ChatState): AssignmentDecision[] {
+  const decisions: AssignmentDecision[] = [];
+  for (const chat of state.chats.values()) {
+    const operatorId = chat.assignment?.operatorId ?? null;
+    if (!chat.started || chat.closed !== null || operatorId === null) continue;
+    decisions.push({
+      chatId: chat.id,
+      siteId: chat.siteId,
+      operatorId,
+      departmentId: chatDepartmentId(chat),
+      audit: {
+        reason: 'fence',
+        explanation: 'kept by the new acting master',
+        candidates: [],
+        requestedBy: null,
+      },
+    });
+  }
+  return decisions;
+}
+
+/**
+ * A decision of a lower epoch than the deciding master's won a chat's register (it came from a
+ * deposed master): the acting master puts the chat back in the queue under its own epoch, and the
+ * policy assigns it again with the current loads. Null when the chat's register is not held by a
+ * stale decision (already overruled, closed, or the decision lost anyway).
+ */
+export function overruleStaleDecision(
+  state: ChatState,
+  decision: { chatId: string; eventId: string; epoch: number },
+  currentEpoch: number,
+): AssignmentDecision | null {
+  const chat = state.chats.get(decision.chatId);
+  if (!chat?.started || chat.closed !== null || decision.epoch >= currentEpoch) return null;
+  if (chat.assignment?.eventId !== decision.eventId || chat.assignment.operatorId === null) {
+    return null;
+  }
+  return {
+    chatId: chat.id,
+    siteId: chat.siteId,
+    operatorId: null,
+    departmentId: chatDepartmentId(chat),
+    audit: {
+      reason: 'requeue',
+      explanation: `decision of a deposed master (epoch ${decision.epoch}) overruled by epoch ${currentEpoch}`,
+      candidates: [],
+      requestedBy: null,
+    },
+  };
+}
+
 /** An operator takes a waiting chat of their site from the queue. */
 export function planTake(
   state: ChatState,

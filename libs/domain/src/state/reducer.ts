@@ -290,7 +290,8 @@ function chatAssigned(state: ChatState, event: EventEnvelope<'chat.assigned'>): 
     }
   }
 
-  if (operatorId !== null) {
+  // A fence re-asserts who holds the chat; it is not a new assignment for "longest idle" ties.
+  if (operatorId !== null && audit.reason !== 'fence') {
     const record = operatorRecord(state, operatorId);
     const wall = stampWallMs(event.clock);
     if (record.lastAssignedAt === null || wall > record.lastAssignedAt) {

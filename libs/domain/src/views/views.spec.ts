@@ -106,6 +106,13 @@ describe(`${operatorSnapshot.name}`, () => {
     expect(sut?.chats[0]?.audit).toHaveLength(1);
   });
 
+  it('leaves the messages out when the client resyncs them itself', () => {
+    const sut = operatorSnapshot(stateOf(twoSites()), 'a1', { withMessages: false });
+
+    expect(sut?.queue.map((c) => [c.id, c.messages])).toEqual([['a-wait', []]]);
+    expect(sut?.chats.map((c) => [c.id, c.messages])).toEqual([['a-mine', []]]);
+  });
+
   it('never shows another site, nor a password hash', () => {
     const json = JSON.stringify(operatorSnapshot(stateOf(twoSites()), 'a1'));
     expect(json).not.toContain('s2');

@@ -127,7 +127,8 @@ export function chatView(state: ChatState, chat: ChatRecord, withMessages = true
   };
 }
 
-function operatorChatView(
+/** The chat as its operator sees it: with the assignment audit. */
+export function operatorChatView(
   state: ChatState,
   chat: ChatRecord,
   withMessages: boolean,
@@ -162,8 +163,16 @@ function byNameThenId<T extends { id: string; name: string }>(a: T, b: T): numbe
   return a.id < b.id ? -1 : a.id > b.id ? 1 : 0;
 }
 
-/** Everything an operator's client needs at connect; only the operator's own site. */
-export function operatorSnapshot(state: ChatState, operatorId: string): OperatorSnapshot | null {
+/**
+ * Everything an operator's client needs at connect; only the operator's own site. With
+ * `withMessages: false` every chat carries `messages: []` (a client that resyncs messages itself).
+ */
+export function operatorSnapshot(
+  state: ChatState,
+  operatorId: string,
+  options: { withMessages?: boolean } = {},
+): OperatorSnapshot | null {
+  const withMessages = options.withMessages ?? true;
   const record = state.operators.get(operatorId);
   const me = record ? operatorView(state, record) : null;
   if (!me) {
@@ -194,12 +203,12 @@ export function operatorSnapshot(state: ChatState, operatorId: string): Operator
     }
     const status = chatStatus(chat);
     if (status === 'waiting') {
-      const view = operatorChatView(state, chat, true);
+      const view = operatorChatView(state, chat, withMessages);
       if (view) {
         queue.push(view);
       }
     } else if (status === 'assigned' && chat.assignment?.operatorId === operatorId) {
-      const view = operatorChatView(state, chat, true);
+      const view = operatorChatView(state, chat, withMessages);
       if (view) {
         chats.push(view);
       }

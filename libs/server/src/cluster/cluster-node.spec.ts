@@ -1,4 +1,4 @@
-import { loadNodeConfig, type ClusterConfig } from '@chat/cluster';
+import { Leadership, loadNodeConfig, type ClusterConfig } from '@chat/cluster';
 import {
   type DomainEvent,
   EventFactory,
@@ -52,6 +52,11 @@ async function node(name: string, hub: InProcessRpcHub, bus: InProcessClusterBus
   const health = new NodeHealth(name, bus);
   const rpc = hub.node(name);
   const isMaster = name === 'master';
+  const leadership = new Leadership(name, { leaseMs: 2500 });
+  const decider = new AutoAssigner(runtime, () => leadership.decidingEpoch(Date.now()), {
+    graceMs: 0,
+    tickMs: 1000,
+  });
   const sut = new ClusterNode({
     config,
     cluster,
@@ -63,12 +68,34 @@ async function node(name: string, hub: InProcessRpcHub, bus: InProcessClusterBus
     stateSource: new NoStateSource(),
     broadcaster: new LiveBroadcaster(runtime, bus),
     health,
-    decider: isMaster ? new AutoAssigner(runtime, () => 1, { graceMs: 0, tickMs: 1000 }) : null,
+    leadership,
+    decider,
   });
   sut.register();
   runtime.attach();
   await Promise.all([queue.start(), rpc.start()]);
-  return { sut, runtime, health, rpc, stop: () => Promise.all([queue.stop(), rpc.stop()]) };
+  const stop = () => {
+    sut.stopHeartbeats();
+    return Promise.all([queue.stop(), rpc.stop()]);
+  };
+  return { sut, runtime, health, rpc, leadership, stop };
+}
+
+async function until(condition: () => boolean, timeoutMs = 3000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!condition()) {
+    if (Date.now() > deadline) throw new Error('condition not met in time');
+    await new Promise((resolve) => setTimeout(resolve, 10));
+  }
+}
+
+/** Both nodes ready and beating; the configured master (first in order) is elected. */
+async function elect(...nodes: Awaited<ReturnType<typeof node>>[]): Promise<void> {
+  for (const n of nodes) {
+    n.health.markStateLoaded();
+    n.sut.startHeartbeats();
+  }
+  await until(() => nodes.some((n) => n.sut.isDeciding()));
 }
 
 describe(`${ClusterNode.name} RPC methods`, () => {
@@ -101,7 +128,8 @@ describe(`${ClusterNode.name} RPC methods`, () => {
     expect(master.runtime.state.revision).toBe(revision);
   });
 
-  it('lets only the master decide', async () => {
+  it('lets only the acting master decide', async () => {
+    await elect(master, slave);
     await expect(
       caller.request('slave1', DECISION_METHODS.take, { operatorId: 'o', chatId: 'c' }),
     ).rejects.toMatchObject({ code: 'UNAVAILABLE', message: 'slave1 is not the acting master' });
@@ -188,9 +216,11 @@ describe(`${ClusterNode.name} sessions of gone nodes`, () => {
 
   it('the master closes sessions of a node silent past the deadline, not of live ones', async () => {
     await openSession(master.runtime, 'on-slave', 'slave1');
+    await elect(master);
     // Within the deadline after the master's start, a node not yet heard of is not dead.
     expect(master.sut.reapSessionsOfDeadNodes(Date.now())).toBe(0);
     // A slave that sends heartbeats keeps its sessions...
+    slave.health.markStateLoaded();
     slave.sut.startHeartbeats();
     const later = Date.now() + 60_000;
     slave.sut.stopHeartbeats();

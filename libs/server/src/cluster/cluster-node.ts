@@ -5,12 +5,20 @@ import {
   type Heartbeat,
   HEARTBEAT_SIGNAL,
   isHeartbeat,
+  Leadership,
+  type LeadershipInput,
   type Member,
   MembershipView,
   type NodeConfig,
   type NodeLoad,
 } from '@chat/cluster';
-import { newId, snapshotState, stateDigest, type StateSource } from '@chat/domain';
+import {
+  maxAssignmentEpoch,
+  newId,
+  snapshotState,
+  stateDigest,
+  type StateSource,
+} from '@chat/domain';
 import { type ClusterBus, type NodeRpc } from '@chat/messaging';
 import { parseInput } from '../http/parse';
 import { type AutoAssigner } from '../runtime/auto-assigner';
@@ -20,9 +28,6 @@ import { type NodeHealth } from '../runtime/node-health';
 import { type LiveBroadcaster } from '../ws/live-broadcaster';
 import { DECISION_METHODS, takeRequestSchema, transferRequestSchema } from './decision-schemas';
 import { LoadSampler } from './load-sampler';
-
-/** The epoch of the configured master's decisions (failover raises it; see docs/decisions.md). */
-export const CONFIGURED_MASTER_EPOCH = 1;
 
 export interface CatchUpResult {
   source: 'peer' | 'database' | 'none';
@@ -55,9 +60,11 @@ export interface NodeStatus {
 export interface ClusterStatus {
   cluster: string;
   reportedBy: string;
-  actingMaster: { node: string; epoch: number };
+  actingMaster: { node: string | null; epoch: number };
   /** true when every live node reported the same state digest */
   converged: boolean;
+  /** the reporting node's own part in the election */
+  leadership: { phase: string; epoch: number | null };
   nodes: NodeStatus[];
 }
 
@@ -78,14 +85,16 @@ export interface ClusterNodeDeps {
   stateSource: StateSource;
   broadcaster: LiveBroadcaster;
   health: NodeHealth;
-  /** the local decider, on the master only */
-  decider: AutoAssigner | null;
+  /** who decides; shared with this node's `AutoAssigner`, which asks it for the epoch */
+  leadership: Leadership;
+  /** this node's decider: it decides only while `leadership` says this node leads */
+  decider: AutoAssigner;
 }
 
 /**
- * This node's part in the cluster: heartbeats and the membership view, catch-up (a snapshot from
- * a live peer, else the database), the RPC methods peers call (snapshot, digest, decisions), and
- * the cluster status.
+ * This node's part in the cluster: heartbeats and the membership view, leadership (take-over and
+ * hand-over of the acting master's role), catch-up (a snapshot from a live peer, else the
+ * database), the RPC methods peers call (snapshot, digest, decisions), and the cluster status.
  */
 export class ClusterNode {
   readonly membership: MembershipView;
@@ -95,6 +104,9 @@ export class ClusterNode {
   private timer: NodeJS.Timeout | null = null;
   private seq = 0;
   private catchingUp: Promise<CatchUpResult> | null = null;
+  /** a take-over or hand-over in progress */
+  private transition: Promise<void> | null = null;
+  private stopped = false;
 
   constructor(private readonly deps: ClusterNodeDeps) {
     const { cluster, instanceId, config } = deps;
@@ -114,9 +126,17 @@ export class ClusterNode {
     return this.deps.cluster.nodeName === this.deps.cluster.masterNodeName;
   }
 
-  /** The node that decides now. Failover (a later issue) moves it; today the configured master. */
-  actingMaster(): { node: string; epoch: number } {
-    return { node: this.deps.cluster.masterNodeName, epoch: CONFIGURED_MASTER_EPOCH };
+  /**
+   * The node that decides now: the live node announcing the greatest epoch, else the node about
+   * to take over (null when no node is ready). See `Leadership`.
+   */
+  actingMaster(): { node: string | null; epoch: number } {
+    return this.deps.leadership.actingMaster(this.leadershipInput(Date.now()));
+  }
+
+  /** True while this node leads with a fresh lease (its decisions count). */
+  isDeciding(): boolean {
+    return this.deps.leadership.decidingEpoch(Date.now()) !== null;
   }
 
   /** RPC methods and the heartbeat listener; call before the transports start. */
@@ -134,13 +154,12 @@ export class ClusterNode {
     });
     rpc.handle('state.digest', (): DigestReply => this.digest());
     rpc.handle(DECISION_METHODS.take, (payload) => {
-      const decider = this.requireDecider();
-      return decider.take(parseInput(takeRequestSchema, payload));
+      const request = parseInput(takeRequestSchema, payload);
+      return this.requireDecider().take(request);
     });
     rpc.handle(DECISION_METHODS.transfer, (payload) => {
-      const decider = this.requireDecider();
       const request = parseInput(transferRequestSchema, payload);
-      return decider.transfer({
+      return this.requireDecider().transfer({
         requestedBy: request.requestedBy,
         chatId: request.chatId,
         ...(request.toOperatorId !== undefined ? { toOperatorId: request.toOperatorId } : {}),
@@ -158,9 +177,24 @@ export class ClusterNode {
   }
 
   stopHeartbeats(): void {
+    this.stopped = true;
     if (this.timer) clearInterval(this.timer);
     this.timer = null;
     this.sampler.stop();
+  }
+
+  /**
+   * Shutdown: stop deciding and stop announcing leadership at once, so the next node in order
+   * takes over without waiting for the deadline (a rolling restart hands over in moments).
+   */
+  async resign(): Promise<void> {
+    const { leadership, runtime, config } = this.deps;
+    if (leadership.status().phase === 'follower') return;
+    leadership.abortTakeOver();
+    leadership.beginStandDown();
+    await runtime.drain(config.membership.catchUpTimeoutMs);
+    leadership.handedOver();
+    this.beat();
   }
 
   /** Waits long enough to have heard every live peer's heartbeat at least once. */
@@ -211,6 +245,7 @@ export class ClusterNode {
       }),
     );
     const live = nodes.filter((node) => node.alive);
+    const leading = this.deps.leadership.status();
     const converged =
       live.length > 0 &&
       live.every((node) => node.digest !== null && node.digest === live[0]?.digest);
@@ -219,6 +254,7 @@ export class ClusterNode {
       reportedBy: this.nodeName,
       actingMaster: acting,
       converged,
+      leadership: { phase: leading.phase, epoch: leading.epoch },
       nodes,
     };
   }
@@ -270,15 +306,16 @@ export class ClusterNode {
   private snapshotSources(): string[] {
     const peers = this.membership.readyPeers(Date.now()).map((member) => member.node);
     const master = this.actingMaster().node;
-    return peers.includes(master) ? [master, ...peers.filter((p) => p !== master)] : peers;
+    return master !== null && peers.includes(master)
+      ? [master, ...peers.filter((p) => p !== master)]
+      : peers;
   }
 
   private requireDecider(): AutoAssigner {
-    const decider = this.deps.decider;
-    if (!decider || this.actingMaster().node !== this.nodeName) {
+    if (!this.isDeciding()) {
       throw new ApiError('UNAVAILABLE', `${this.nodeName} is not the acting master`);
     }
-    return decider;
+    return this.deps.decider;
   }
 
   private digest(): DigestReply {
@@ -303,7 +340,7 @@ export class ClusterNode {
    * node has been up for a whole deadline.
    */
   reapSessionsOfDeadNodes(nowMs: number): number {
-    if (this.actingMaster().node !== this.nodeName || this.deps.runtime.catchingUp) return 0;
+    if (!this.isDeciding() || this.deps.runtime.catchingUp) return 0;
     const upLongEnough = nowMs - this.startedAt > this.deps.config.membership.deadlineMs;
     const members = new Map(this.membership.members(nowMs).map((m) => [m.node, m]));
     const dead = (node: string): boolean => {
@@ -367,14 +404,23 @@ export class ClusterNode {
       }),
       replicationLagMs: replication.lagMs,
       appliedRemote: replication.appliedRemote,
+      leaderEpoch: this.deps.leadership.status().epoch,
+      epoch: this.deps.leadership.status().highestEpochSeen,
     };
     this.membership.record(heartbeat, Date.now());
     bus.publishSignal(heartbeat);
+    this.evaluateLeadership();
     if (heartbeat.ready) this.reapSessionsOfDeadNodes(Date.now());
   }
 
   private onHeartbeat(heartbeat: Heartbeat): void {
     const verdict = this.membership.record(heartbeat, Date.now());
+    if (verdict === 'self' && heartbeat.instanceId === this.deps.instanceId) {
+      // The lease runs from when the heartbeat was sent, not when it came back: the echo of a
+      // heartbeat sent before a pause (SIGSTOP) must not look fresh after it.
+      this.deps.leadership.recordEcho(heartbeat.sentAt);
+    }
+    this.evaluateLeadership();
     if (verdict === 'joined') {
       this.logger.log({ node: heartbeat.node, instanceId: heartbeat.instanceId }, 'node joined');
     } else if (verdict === 'conflict') {
@@ -385,7 +431,71 @@ export class ClusterNode {
     }
   }
 
-  private memberStatus(member: Member, now: number, actingMaster: string): NodeStatus {
+  private leadershipInput(nowMs: number): LeadershipInput {
+    return {
+      nowMs,
+      members: this.membership.members(nowMs),
+      selfReady:
+        !this.stopped &&
+        !this.deps.runtime.catchingUp &&
+        Object.values(this.deps.health.checks()).every(Boolean),
+    };
+  }
+
+  /** Asks the election what to do and starts it (one take-over or hand-over at a time). */
+  private evaluateLeadership(): void {
+    if (this.transition || this.stopped) return;
+    const action = this.deps.leadership.evaluate(this.leadershipInput(Date.now()));
+    if (action.kind === 'none') return;
+    const run = action.kind === 'take-over' ? this.takeOver() : this.standDown(action.reason);
+    this.transition = run
+      .catch((error: unknown) => this.logger.error({ err: error }, 'leadership change failed'))
+      .finally(() => {
+        this.transition = null;
+      });
+  }
+
+  /**
+   * Become the acting master: first apply everything routed to this node so far (the previous
+   * leader's last decisions among it: it announced its hand-over only once they were confirmed),
+   * then lead with an epoch above every epoch seen, fence the held chats, and decide.
+   */
+  private async takeOver(): Promise<void> {
+    const { leadership, runtime, decider, config } = this.deps;
+    leadership.beginTakeOver();
+    const started = Date.now();
+    try {
+      await runtime.barrier(config.membership.catchUpTimeoutMs);
+    } catch (error) {
+      leadership.abortTakeOver();
+      throw error;
+    }
+    if (this.stopped || !this.deps.health.checks()['bus']) {
+      leadership.abortTakeOver();
+      return;
+    }
+    const epoch = leadership.lead(maxAssignmentEpoch(runtime.state));
+    const fenced = decider.fence(epoch);
+    decider.kick();
+    this.beat();
+    this.logger.warn(
+      { epoch, fenced: await fenced, ms: Date.now() - started },
+      'took over as acting master',
+    );
+  }
+
+  /** Stop deciding now; announce the hand-over once this node's last decisions are confirmed. */
+  private async standDown(reason: string): Promise<void> {
+    const { leadership, runtime, config } = this.deps;
+    const epoch = leadership.status().epoch;
+    leadership.beginStandDown();
+    const drained = await runtime.drain(config.membership.catchUpTimeoutMs);
+    leadership.handedOver();
+    this.beat();
+    this.logger.warn({ epoch, reason, drained }, 'stood down as acting master');
+  }
+
+  private memberStatus(member: Member, now: number, actingMaster: string | null): NodeStatus {
     const last = member.last;
     return {
       node: member.node,

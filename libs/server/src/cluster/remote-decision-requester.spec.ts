@@ -8,8 +8,9 @@ import {
 import { InProcessClusterBus, InProcessRpcHub, InProcessWorkQueue } from '@chat/messaging';
 import { ChatRuntime } from '../runtime/chat-runtime';
 import { ApiError } from '../use-cases/api-error';
+import { DecisionRequester } from '../runtime/decisions';
 import { DECISION_METHODS } from './decision-schemas';
-import { RemoteDecisionRequester } from './remote-decision-requester';
+import { type DecisionRoute, RemoteDecisionRequester } from './remote-decision-requester';
 
 const CHAT = '01900000-0000-7000-8000-0000000000c1';
 const SITE = '01900000-0000-7000-8000-0000000000s1'.replace('s', 'a');
@@ -37,16 +38,59 @@ function decision(): EventEnvelope<'chat.assigned'> {
   });
 }
 
+class LocalDecider extends DecisionRequester {
+  readonly calls: string[] = [];
+  take(): Promise<EventEnvelope<'chat.assigned'>> {
+    this.calls.push('take');
+    return Promise.resolve(decision());
+  }
+  transfer(): Promise<EventEnvelope<'chat.assigned'>> {
+    this.calls.push('transfer');
+    return Promise.resolve(decision());
+  }
+}
+
 describe(`${RemoteDecisionRequester.name}`, () => {
-  const setup = async () => {
+  const setup = async (overrides: Partial<DecisionRoute> = {}) => {
     const hub = new InProcessRpcHub();
     const master = hub.node('master');
     const slave = hub.node('slave1');
     const runtime = slaveRuntime();
-    const sut = new RemoteDecisionRequester(slave, runtime, () => 'master', 300);
+    const local = new LocalDecider();
+    const route: DecisionRoute = {
+      actingMaster: () => 'master',
+      local,
+      isLocal: () => false,
+      ...overrides,
+    };
+    const sut = new RemoteDecisionRequester(slave, runtime, route, 300);
     await slave.start();
-    return { master, slave, runtime, sut };
+    return { hub, master, slave, runtime, sut, local };
   };
+
+  it('decides locally while this node leads, without asking anyone', async () => {
+    const { sut, local } = await setup({ isLocal: () => true, actingMaster: () => 'slave1' });
+    await expect(sut.take({ operatorId: 'op-1', chatId: CHAT })).resolves.toMatchObject({
+      type: 'chat.assigned',
+    });
+    expect(local.calls).toEqual(['take']);
+  });
+
+  it('asks again, and the new master, when the first answer is "not the acting master"', async () => {
+    let acting = 'master';
+    const { hub, master, runtime, sut } = await setup({ actingMaster: () => acting });
+    master.handle(DECISION_METHODS.take, () => {
+      acting = 'slave2'; // the failover happened meanwhile
+      throw new ApiError('UNAVAILABLE', 'master is not the acting master');
+    });
+    await master.start();
+    const slave2 = hub.node('slave2');
+    const event = decision();
+    slave2.handle(DECISION_METHODS.take, () => event);
+    await slave2.start();
+    await expect(sut.take({ operatorId: 'op-1', chatId: CHAT })).resolves.toEqual(event);
+    expect(runtime.state.chats.get(CHAT)?.assignment?.operatorId).toBe('op-1');
+  });
 
   it('returns the master decision, already applied on this node', async () => {
     const { master, runtime, sut } = await setup();

@@ -53,19 +53,20 @@ export class NodeLifecycle
     private readonly connection: RabbitMqConnection | null = null,
   ) {}
 
-  /** Standalone, or the master of a cluster: this node makes the decisions. */
-  private get decides(): boolean {
+  /** Standalone, or the configured master of a cluster: this node seeds an empty database. */
+  private get seeds(): boolean {
     return this.cluster === null || this.cluster.isMaster;
   }
 
   async onApplicationBootstrap(): Promise<void> {
     if (this.cluster) await this.startClustered(this.cluster);
     else await this.startStandalone();
-    if (this.config.seedDemo && this.decides) {
+    if (this.config.seedDemo && this.seeds) {
       const seed = await this.seeder.seedIfEmpty();
       if (seed) this.onSeed(seed);
     }
-    if (this.decides) this.assigner.start();
+    // On every node: in a cluster it decides only while this node is the elected acting master.
+    this.assigner.start();
     this.housekeeping = setInterval(() => {
       evictClosedChats(this.runtime.state, Date.now() - this.config.closedChatRetentionMs);
     }, 60_000);
@@ -126,12 +127,13 @@ export class NodeLifecycle
     }
   }
 
-  /** Before the HTTP server closes: report not ready, stop deciding. */
-  beforeApplicationShutdown(signal?: string): void {
+  /** Before the HTTP server closes: report not ready, stop deciding, hand leadership over. */
+  async beforeApplicationShutdown(signal?: string): Promise<void> {
     this.logger.log({ signal }, 'draining');
     this.health.markDraining();
     if (this.housekeeping) clearInterval(this.housekeeping);
     this.assigner.stop();
+    await this.cluster?.resign();
   }
 
   /** After the last client is gone: write what still waits for the database, then disconnect. */

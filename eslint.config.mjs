@@ -17,6 +17,28 @@ const frameworks = [
   '@electric-sql/*',
 ];
 
+// What a browser client must never pull in (socket.io-client is its one runtime dependency).
+const serverOnly = frameworks.filter((name) => name !== 'socket.io-client');
+
+const nodeBuiltins = [
+  'node:*',
+  'assert',
+  'buffer',
+  'child_process',
+  'crypto',
+  'events',
+  'fs',
+  'http',
+  'https',
+  'net',
+  'os',
+  'path',
+  'stream',
+  'timers',
+  'url',
+  'util',
+];
+
 export default tseslint.config(
   {
     ignores: [
@@ -55,7 +77,12 @@ export default tseslint.config(
           depConstraints: [
             {
               sourceTag: 'type:app',
-              onlyDependOnLibsWithTags: ['type:feature', 'type:infra', 'type:domain'],
+              onlyDependOnLibsWithTags: [
+                'type:feature',
+                'type:infra',
+                'type:domain',
+                'type:client',
+              ],
             },
             { sourceTag: 'type:feature', onlyDependOnLibsWithTags: ['type:infra', 'type:domain'] },
             { sourceTag: 'type:infra', onlyDependOnLibsWithTags: ['type:infra', 'type:domain'] },
@@ -66,7 +93,18 @@ export default tseslint.config(
             },
             {
               sourceTag: 'type:testing',
-              onlyDependOnLibsWithTags: ['type:feature', 'type:infra', 'type:domain'],
+              onlyDependOnLibsWithTags: [
+                'type:feature',
+                'type:infra',
+                'type:domain',
+                'type:client',
+              ],
+            },
+            {
+              // The client runs in browsers: the domain's view types only (see the block below).
+              sourceTag: 'type:client',
+              onlyDependOnLibsWithTags: ['type:domain'],
+              bannedExternalImports: serverOnly,
             },
             {
               sourceTag: 'scope:master',
@@ -84,7 +122,46 @@ export default tseslint.config(
     rules: { '@typescript-eslint/consistent-type-imports': 'off' },
   },
   {
-    files: ['**/*.spec.ts', '**/*.int-spec.ts', '**/*.e2e-spec.ts'],
+    // libs/client runs in browsers: no Node built-ins, and the server's domain for types only.
+    files: ['libs/client/src/**/*.ts'],
+    ignores: ['**/*.spec.ts', '**/*.e2e-spec.ts'],
+    rules: {
+      '@typescript-eslint/no-restricted-imports': [
+        'error',
+        {
+          paths: [
+            {
+              name: '@chat/domain',
+              allowTypeImports: true,
+              message: 'The client may import the domain for its types only (import type).',
+            },
+          ],
+          patterns: [{ group: nodeBuiltins, message: 'The client runs in browsers.' }],
+        },
+      ],
+      'no-restricted-globals': [
+        'error',
+        ...[
+          'process',
+          'Buffer',
+          'global',
+          '__dirname',
+          '__filename',
+          'require',
+          'setImmediate',
+        ].map((name) => ({ name, message: 'The client runs in browsers.' })),
+      ],
+    },
+  },
+  {
+    // tools/chaos is test code throughout: the chaos suite and the helpers only it uses.
+    files: [
+      '**/*.spec.ts',
+      '**/*.int-spec.ts',
+      '**/*.e2e-spec.ts',
+      '**/*.chaos-spec.ts',
+      'tools/chaos/src/**/*.ts',
+    ],
     ...jestPlugin.configs['flat/recommended'],
     rules: {
       ...jestPlugin.configs['flat/recommended'].rules,
@@ -102,6 +179,7 @@ export default tseslint.config(
                 'type:infra',
                 'type:domain',
                 'type:testing',
+                'type:client',
               ],
             },
             {
@@ -125,7 +203,13 @@ export default tseslint.config(
                 'type:infra',
                 'type:domain',
                 'type:testing',
+                'type:client',
               ],
+            },
+            {
+              // The client's end-to-end tests start real nodes with the shared helpers.
+              sourceTag: 'type:client',
+              onlyDependOnLibsWithTags: ['type:domain', 'type:testing', 'type:client'],
             },
           ],
         },

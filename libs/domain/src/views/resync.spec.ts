@@ -11,7 +11,7 @@ function chat(state: ChatState, id: string): ChatRecord {
 
 const ids = (messages: readonly { id: string }[]): string[] => messages.map((m) => m.id);
 
-describe(messageIdsDigest.name, () => {
+describe(`${messageIdsDigest.name}`, () => {
   it('is FNV-1a 64 over each id and a line feed, as 16 hex digits', () => {
     // Reference values computed independently (Python, the FNV-1a definition).
     expect(messageIdsDigest([])).toBe('cbf29ce484222325');
@@ -25,7 +25,7 @@ describe(messageIdsDigest.name, () => {
   });
 });
 
-describe(messagesForResync.name, () => {
+describe(`${messagesForResync.name}`, () => {
   /** m1 < m2 < m3 by clock, all from node-a. */
   const base = () =>
     stateOf([

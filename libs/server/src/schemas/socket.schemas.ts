@@ -5,6 +5,21 @@
 import { z } from 'zod';
 import { clientMessageId, id, messageText } from './common';
 
+/** A client's position in a chat (see docs/protocol.md, "Resync"): its newest message id... */
+const afterMessageId = z.string().min(1).max(100).nullable();
+/** ...and the digest of every message id it holds (FNV-1a 64, 16 lower-case hex digits). */
+const digest = z.string().regex(/^[0-9a-f]{16}$/, 'must be 16 lower-case hex digits');
+
+/**
+ * The socket.io handshake's `auth` object. Not strict: socket.io itself may add keys (`pid`,
+ * `offset`). `resync: true` asks for chats without messages in `chat.state` / `state.full`, the
+ * client fetching them with `chat.sync` from its own position.
+ */
+export const handshakeAuth = z.object({
+  token: z.unknown(),
+  resync: z.boolean().optional(),
+});
+
 export const operatorEvents = {
   'message.send': z.strictObject({ chatId: id, clientMessageId, text: messageText }),
   typing: z.strictObject({ chatId: id, isTyping: z.boolean() }),
@@ -17,6 +32,7 @@ export const operatorEvents = {
     ),
   'chat.close': z.strictObject({ chatId: id, reason: z.string().max(200).optional() }),
   'state.sync': z.strictObject({}).optional(),
+  'chat.sync': z.strictObject({ chatId: id, afterMessageId, digest: digest.optional() }),
 } as const;
 
 export const visitorEvents = {
@@ -27,7 +43,7 @@ export const visitorEvents = {
     rating: z.number().int().min(1).max(5),
     comment: z.string().max(2000).optional(),
   }),
-  'chat.sync': z.strictObject({ afterMessageId: z.string().max(100).nullable() }),
+  'chat.sync': z.strictObject({ afterMessageId, digest: digest.optional() }),
 } as const;
 
 export type OperatorEventName = keyof typeof operatorEvents;

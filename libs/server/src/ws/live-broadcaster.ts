@@ -12,6 +12,7 @@ import {
 import { ClusterBus } from '@chat/messaging';
 import { type Socket } from 'socket.io';
 import { ChatRuntime } from '../runtime/chat-runtime';
+import { wantsResync } from './socket-auth';
 
 /**
  * Pushes every applied change to the sockets connected to this node that may see it: operators
@@ -74,21 +75,26 @@ export class LiveBroadcaster {
 
   /**
    * The whole state was replaced (catch-up after a lost broker connection): deltas cannot describe
-   * that, so every operator gets a fresh `state.full` and every visitor a fresh `chat.state`.
+   * that, so every operator gets a fresh `state.full` and every visitor a fresh `chat.state`
+   * (without messages for the clients that resync them with `chat.sync`).
    */
   resyncAll(): void {
     const state = this.runtime.state;
     for (const site of this.operators.values()) {
       for (const [operatorId, sockets] of site) {
-        const snapshot = operatorSnapshot(state, operatorId);
-        if (!snapshot) continue;
-        for (const socket of sockets) socket.emit('state.full', snapshot);
+        const full = lazy(() => operatorSnapshot(state, operatorId));
+        const bare = lazy(() => operatorSnapshot(state, operatorId, { withMessages: false }));
+        for (const socket of sockets) {
+          const snapshot = wantsResync(socket) ? bare() : full();
+          if (snapshot) socket.emit('state.full', snapshot);
+        }
       }
     }
     for (const [chatId, sockets] of this.visitors) {
       const view = visitorChatView(state, chatId);
       if (!view) continue;
-      for (const socket of sockets) socket.emit('chat.state', view);
+      for (const socket of sockets)
+        socket.emit('chat.state', wantsResync(socket) ? { ...view, messages: [] } : view);
     }
   }
 
@@ -150,6 +156,11 @@ export class LiveBroadcaster {
       for (const socket of sockets) socket.emit('typing', payload);
     }
   }
+}
+
+function lazy<T>(make: () => T): () => T {
+  let made: { value: T } | undefined;
+  return () => (made ??= { value: make() }).value;
 }
 
 function getOrCreate<K, V>(map: Map<K, V>, key: K, make: () => V): V {

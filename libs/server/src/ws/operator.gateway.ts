@@ -9,10 +9,12 @@ import {
   WebSocketGateway,
 } from '@nestjs/websockets';
 import {
+  operatorChatView,
   operatorSnapshot,
   type Author,
   type ChatView,
   type MessageView,
+  type OperatorChatView,
   type OperatorSnapshot,
 } from '@chat/domain';
 import { randomUUID } from 'node:crypto';
@@ -26,8 +28,9 @@ import { AssignmentRequestsUseCase } from '../use-cases/assignment-requests.use-
 import { EndChatUseCase } from '../use-cases/end-chat.use-case';
 import { LiveSessionUseCase } from '../use-cases/live-session.use-case';
 import { PostMessageUseCase } from '../use-cases/post-message.use-case';
+import { type ChatSync, chatSyncAnswer } from './chat-sync';
 import { LiveBroadcaster } from './live-broadcaster';
-import { principalOf, requireRole } from './socket-auth';
+import { principalOf, requireRole, wantsResync } from './socket-auth';
 import { handleSocketEvent, replyToUnknownEvents, type SocketReply } from './socket-reply';
 import { MAX_PAYLOAD_BYTES, SOCKET_SERVER_OPTIONS } from './socket-options';
 
@@ -68,7 +71,9 @@ export class OperatorGateway implements OnGatewayInit, OnGatewayConnection, OnGa
     }
     if (socket.disconnected) return;
     // Snapshot and registration in the same tick: no change can fall between the two.
-    const snapshot = operatorSnapshot(this.runtime.state, me.operatorId);
+    const snapshot = operatorSnapshot(this.runtime.state, me.operatorId, {
+      withMessages: !wantsResync(socket),
+    });
     if (!snapshot) {
       socket.emit('request.error', { code: 'UNAUTHORIZED', message: 'operator no longer exists' });
       socket.disconnect(true);
@@ -166,6 +171,31 @@ export class OperatorGateway implements OnGatewayInit, OnGatewayConnection, OnGa
       const snapshot = operatorSnapshot(this.runtime.state, this.principal(socket).operatorId);
       if (!snapshot) throw new ApiError('UNAUTHORIZED', 'operator no longer exists');
       return snapshot;
+    });
+  }
+
+  /**
+   * Resync of one chat after a (re)connect, or when a chat comes (back) into view: the client
+   * sends its position in the chat and gets what it lacks (see the visitor's `chat.sync`). Any chat
+   * of the site whose messages the operator is shown: waiting (or closed while waiting), or
+   * assigned to them (closed included).
+   */
+  @SubscribeMessage('chat.sync')
+  chatSync(
+    @ConnectedSocket() socket: Socket,
+    @MessageBody() body: unknown,
+  ): Promise<SocketReply<ChatSync<OperatorChatView>>> {
+    return this.handle('chat.sync', body, (input: Data<'chat.sync'>) => {
+      const me = this.principal(socket);
+      this.assertSiteChat(me, input.chatId);
+      const state = this.runtime.state;
+      const record = state.chats.get(input.chatId);
+      const chat = record && operatorChatView(state, record, false);
+      if (!record || !chat) throw new ApiError('CHAT_NOT_FOUND', 'no such chat');
+      const holder = record.assignment?.operatorId ?? null;
+      if (holder !== null && holder !== me.operatorId)
+        throw new ApiError('NOT_CHAT_OPERATOR', 'the chat is assigned to another operator');
+      return chatSyncAnswer(record, chat, input);
     });
   }
 

@@ -9,8 +9,7 @@ import {
   WebSocketGateway,
 } from '@nestjs/websockets';
 import {
-  messagesAfter,
-  messageView,
+  chatView,
   visitorChatView,
   type Author,
   type ChatView,
@@ -25,18 +24,13 @@ import { ApiError } from '../use-cases/api-error';
 import { EndChatUseCase } from '../use-cases/end-chat.use-case';
 import { LiveSessionUseCase } from '../use-cases/live-session.use-case';
 import { PostMessageUseCase } from '../use-cases/post-message.use-case';
+import { type ChatSync, chatSyncAnswer } from './chat-sync';
 import { LiveBroadcaster } from './live-broadcaster';
-import { principalOf, requireRole } from './socket-auth';
+import { principalOf, requireRole, wantsResync } from './socket-auth';
 import { MAX_PAYLOAD_BYTES, SOCKET_SERVER_OPTIONS } from './socket-options';
 import { handleSocketEvent, replyToUnknownEvents, type SocketReply } from './socket-reply';
 
 type Data<E extends keyof typeof visitorEvents> = VisitorEventPayload<E>;
-
-export interface ChatSync {
-  messages: MessageView[];
-  lastMessageId: string | null;
-  chat: ChatView;
-}
 
 /**
  * The visitor's socket (`/ws/v/chat`): bound to the one chat of its token. On connect the whole
@@ -70,7 +64,8 @@ export class VisitorGateway implements OnGatewayInit, OnGatewayConnection, OnGat
       socket.disconnect(true);
       return;
     }
-    socket.emit('chat.state', chat);
+    // A resyncing client fetches the messages itself with chat.sync from its own position.
+    socket.emit('chat.state', wantsResync(socket) ? { ...chat, messages: [] } : chat);
     this.broadcaster.addVisitor(me.chatId, socket);
   }
 
@@ -140,8 +135,8 @@ export class VisitorGateway implements OnGatewayInit, OnGatewayConnection, OnGat
   }
 
   /**
-   * Resync after a reconnect: the client sends the id of the newest message it has; it gets every
-   * later message, and the server's newest id so it can re-send what the server lacks.
+   * Resync after a (re)connect: the client sends its position (its newest message id and the
+   * digest of every id it holds) and gets what it lacks; see `messagesForResync`.
    */
   @SubscribeMessage('chat.sync')
   sync(
@@ -151,12 +146,10 @@ export class VisitorGateway implements OnGatewayInit, OnGatewayConnection, OnGat
     return this.handle('chat.sync', body, (input: Data<'chat.sync'>) => {
       const me = principalOf<VisitorPrincipal>(socket);
       const record = this.runtime.state.chats.get(me.chatId);
-      const chat = visitorChatView(this.runtime.state, me.chatId);
+      const chat = record && chatView(this.runtime.state, record, false);
       if (!record || !chat)
         throw new ApiError('CHAT_NOT_FOUND', 'this chat is no longer available');
-      const messages = messagesAfter(record, input.afterMessageId).map((m) => messageView(m));
-      const last = record.messages[record.messages.length - 1];
-      return { messages, lastMessageId: last?.id ?? null, chat: { ...chat, messages: [] } };
+      return chatSyncAnswer(record, chat, input);
     });
   }
 

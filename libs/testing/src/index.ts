@@ -16,3 +16,17 @@ export { httpJson, type HttpJsonResponse } from './lib/http-json';
 export { describeError } from './lib/describe-error';
 export { SocketRecorder, type RecordedEvent } from './lib/socket-recorder';
 export { checkBroker, createTestVhost, TEST_AMQP_URL, type TestVhost } from './lib/test-vhost';
+export {
+  TcpProxy,
+  type TcpCutMode,
+  type TcpProxyOptions,
+  type TcpProxyStats,
+} from './lib/tcp-proxy';
+export {
+  type CommandRunner,
+  newestPostgresVersion,
+  ServiceFaults,
+  type ServiceFaultsOptions,
+  type SyncCommandRunner,
+  TEST_DATABASE_URL,
+} from './lib/faults';

@@ -54,6 +54,13 @@ export class OperatorClient extends ChatClientBase<OperatorClientEvents, Operato
   /** every chat's known messages, kept when a chat leaves the view */
   private readonly known = new Map<string, MessageSet>();
   private cached: OperatorSnapshot | null = null;
+  /**
+   * Counts the server's pushes that describe chats (`state.full`, `chat` delta items), so that a
+   * `chat.sync` answer is not applied over a fresher push (see `resyncChat`).
+   */
+  private pushes = 0;
+  private fullPush = 0;
+  private readonly chatPushes = new Map<string, number>();
 
   constructor(options: ClientOptions) {
     super(options, options.path ?? '/ws/o/delta');
@@ -134,6 +141,8 @@ export class OperatorClient extends ChatClientBase<OperatorClientEvents, Operato
   /** After every connection (and after a node's catch-up): replace the view, resync every chat. */
   private onFull(snapshot: OperatorSnapshot): void {
     const connection = this.connection;
+    this.fullPush = ++this.pushes;
+    this.chatPushes.clear();
     this.me = snapshot.me;
     this.revision = snapshot.revision;
     this.fullRevision = snapshot.revision;
@@ -174,6 +183,7 @@ export class OperatorClient extends ChatClientBase<OperatorClientEvents, Operato
     connection: number,
     chatId: string,
   ): Promise<{ received: number; added: number; fromStart: number } | null> {
+    const asked = this.pushes;
     const answer = await this.resyncRequest<ChatSyncAnswer<OperatorChatView>>(
       connection,
       'chat.sync',
@@ -185,7 +195,13 @@ export class OperatorClient extends ChatClientBase<OperatorClientEvents, Operato
     if (!answer.ok) return { received: 0, added: 0, fromStart: 0 };
     let added = 0;
     for (const message of answer.data.messages) if (this.merge(chatId, message)) added += 1;
-    this.upsertChat(answer.data.chat, connection, false);
+    // The answer's chat is the chat as the node saw it when it answered. A push about the chat
+    // handled since the request is as new or newer: a change after the answer comes as a delta
+    // anyway, and in Node the delta that follows an answer is handled before this continuation
+    // runs. Applying the answer over it would undo it (e.g. an assigned chat back to "waiting").
+    if ((this.chatPushes.get(chatId) ?? 0) <= asked && this.fullPush <= asked) {
+      this.upsertChat(answer.data.chat, connection, false);
+    }
     return {
       received: answer.data.messages.length,
       added,
@@ -203,6 +219,7 @@ export class OperatorClient extends ChatClientBase<OperatorClientEvents, Operato
           this.merge(item.message.chatId, item.message);
           break;
         case 'chat':
+          this.chatPushes.set(item.chat.id, ++this.pushes);
           this.upsertChat(item.chat, this.connection);
           break;
         case 'operator':

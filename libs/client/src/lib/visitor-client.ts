@@ -24,6 +24,8 @@ export class VisitorClient extends ChatClientBase<VisitorClientEvents, PendingMe
   private readonly known = new MessageSet();
   private meta: ChatView | null = null;
   private view: ChatView | null = null;
+  /** counts `chat.state` and `chat.updated` pushes (see `resync`) */
+  private pushes = 0;
 
   constructor(options: ClientOptions) {
     super(options, options.path ?? '/ws/v/chat');
@@ -78,7 +80,10 @@ export class VisitorClient extends ChatClientBase<VisitorClientEvents, PendingMe
   protected bind(socket: Socket): void {
     socket.on('chat.state', (chat: ChatView) => this.onChatState(chat));
     socket.on('message.new', (message: MessageView) => this.merge(message));
-    socket.on('chat.updated', (chat: ChatView) => this.setChat(chat));
+    socket.on('chat.updated', (chat: ChatView) => {
+      this.pushes += 1;
+      this.setChat(chat);
+    });
     socket.on('typing', (signal: TypingSignal) => this.emitter.emit('typing', signal));
   }
 
@@ -93,12 +98,14 @@ export class VisitorClient extends ChatClientBase<VisitorClientEvents, PendingMe
   /** The chat as the node holds it, after every connection: merge, then ask for what is missing. */
   private onChatState(chat: ChatView): void {
     const connection = this.connection;
+    this.pushes += 1;
     this.setChat(chat);
     for (const message of chat.messages) this.merge(message);
     void this.resync(connection);
   }
 
   private async resync(connection: number): Promise<void> {
+    const asked = this.pushes;
     const answer = await this.resyncRequest<ChatSyncAnswer>(connection, 'chat.sync', () =>
       this.known.position(),
     );
@@ -109,7 +116,10 @@ export class VisitorClient extends ChatClientBase<VisitorClientEvents, PendingMe
     }
     let added = 0;
     for (const message of answer.data.messages) if (this.merge(message)) added += 1;
-    this.setChat(answer.data.chat);
+    // The answer's chat is the chat as the node saw it when it answered; a push handled since
+    // the request is as new or newer (in Node, a `chat.updated` that follows the answer is handled
+    // before this continuation runs). Applying the answer over it would undo it.
+    if (this.pushes === asked) this.setChat(answer.data.chat);
     this.markReady(connection, {
       chats: 1,
       received: answer.data.messages.length,

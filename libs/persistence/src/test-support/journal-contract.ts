@@ -222,6 +222,65 @@ export function describeJournalContract(
       }
     });
 
+    it('closes a chat closed by two nodes at once once, with the earliest close, whatever the order or redelivery', async () => {
+      const first = scenario.events.find(
+        (e): e is EventEnvelope<'chat.closed'> =>
+          e.type === 'chat.closed' && e.data.chatId === ids.recentlyClosedChatId,
+      );
+      if (!first) throw new Error('the scenario closes the chat');
+      // The chat's operator closed it on the other node at the same moment; by the clock, 1 ms
+      // earlier: that close wins (the reducer keeps the earliest by (clock, id)).
+      const rival: EventEnvelope<'chat.closed'> = {
+        ...first,
+        id: '01900000-0000-7000-8000-0000000000c1',
+        origin: 'node-b',
+        clock: first.clock.replace(/^\d{15}/, (wall) => String(Number(wall) - 1).padStart(15, '0')),
+        data: {
+          ...first.data,
+          by: { kind: 'operator', id: ids.operatorIds[1], name: 'Operator 1' },
+          reason: 'closed by operator',
+        },
+      };
+      const others = scenario.events.filter((e) => e.id !== first.id);
+      // Each arrangement ends with both closes stored: one batch, either order, and the
+      // redeliveries a crash between the write and the acknowledgement causes.
+      const arrangements: DomainEvent[][][] = [
+        [[first, rival]],
+        [[first], [rival]],
+        [[rival], [first]],
+        [[rival, first], [first], [rival, first]],
+        [[first], [first, rival], [rival]],
+      ];
+      let reference: Dump | undefined;
+      for (const [index, arrangement] of arrangements.entries()) {
+        await truncateTables(harness);
+        await journal.append(others);
+        for (const batch of arrangement) await journal.append(batch);
+        const dump = await dumpTables(harness);
+        reference ??= dump;
+        expect({ index, dump }).toEqual({ index, dump: reference });
+      }
+
+      const closes = await harness.dataSource.query<{ id: string }[]>(
+        `SELECT id FROM ${tableRef(harness.schema, 'chat_events')} WHERE chat_id = $1 AND type = 'chat.closed' ORDER BY id`,
+        [ids.recentlyClosedChatId],
+      );
+      expect(closes.map((c) => c.id)).toEqual([first.id, rival.id].sort());
+      const rows = await harness.dataSource.query<Record<string, unknown>[]>(
+        `SELECT status, closed_by, close_reason, closed_at, rating FROM ${tableRef(harness.schema, 'chats')} WHERE id = $1`,
+        [ids.recentlyClosedChatId],
+      );
+      expect(rows).toEqual([
+        {
+          status: 'closed',
+          closed_by: rival.data.by,
+          close_reason: 'closed by operator',
+          closed_at: new Date(Number(rival.clock.slice(0, 15))),
+          rating: 5,
+        },
+      ]);
+    });
+
     it('keeps the latest operator status by clock, whatever the order', async () => {
       const op1 = ids.operatorIds[1];
       const statuses = scenario.events.filter(

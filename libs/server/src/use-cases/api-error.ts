@@ -1,4 +1,5 @@
 import { DomainError, type DomainErrorCode } from '@chat/domain';
+import { RabbitMqNotConnectedError } from '@chat/messaging';
 
 /** Codes the edges add to the domain's: every error reply carries one of these. */
 export type ApiErrorCode =
@@ -59,5 +60,9 @@ export function toApiError(error: unknown): ApiErrorBody | null {
       : { code: error.code, message: error.message, details: error.details };
   }
   if (error instanceof DomainError) return { code: error.code, message: error.message };
+  // The broker is unreachable right now (restart, cut-off): nothing was accepted, try again.
+  if (error instanceof RabbitMqNotConnectedError) {
+    return { code: 'UNAVAILABLE', message: 'the message broker is unreachable; try again' };
+  }
   return null;
 }

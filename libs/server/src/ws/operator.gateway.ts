@@ -43,6 +43,8 @@ type Data<E extends keyof typeof operatorEvents> = OperatorEventPayload<E>;
 @WebSocketGateway({ ...SOCKET_SERVER_OPTIONS, path: '/ws/o/delta' })
 export class OperatorGateway implements OnGatewayInit, OnGatewayConnection, OnGatewayDisconnect {
   private readonly logger = new Logger(OperatorGateway.name);
+  /** the operator sockets connected to this node, by their current session id */
+  private readonly live = new Map<string, Socket>();
 
   constructor(
     private readonly runtime: ChatRuntime,
@@ -57,12 +59,42 @@ export class OperatorGateway implements OnGatewayInit, OnGatewayConnection, OnGa
 
   afterInit(server: Server): void {
     requireRole(server, this.tokens, 'operator');
+    // A session closed while its socket is still here (the acting master took this node for dead
+    // during a broker outage or a cut-off): closing is final in the state, so the socket gets a
+    // new session. The same after a catch-up replaced the state.
+    this.runtime.onChanges((_changes, event) => {
+      if (event.type === 'operator.session.closed' && event.data.nodeId === this.runtime.nodeName) {
+        this.renewSession(event.data.sessionId);
+      }
+    });
+    this.runtime.onStateReplaced(() => {
+      for (const [sessionId, socket] of [...this.live]) {
+        const me = this.principal(socket);
+        const record = this.runtime.state.operators.get(me.operatorId);
+        if (!record?.sessionsOpened.has(sessionId)) this.renewSession(sessionId);
+      }
+    });
+  }
+
+  private renewSession(closedId: string): void {
+    const socket = this.live.get(closedId);
+    if (!socket || socket.disconnected) return;
+    const me = this.principal(socket);
+    const sessionId = randomUUID();
+    this.live.delete(closedId);
+    this.live.set(sessionId, socket);
+    (socket.data as { sessionId: string }).sessionId = sessionId;
+    this.logger.warn({ operatorId: me.operatorId, closedId, sessionId }, 'session renewed');
+    this.sessions.operatorConnected(me.operatorId, me.siteId, sessionId).catch((error: unknown) => {
+      this.logger.warn({ err: error }, 'could not record the renewed operator session');
+    });
   }
 
   async handleConnection(socket: Socket): Promise<void> {
     const me = principalOf<OperatorPrincipal>(socket);
     const sessionId = randomUUID();
     (socket.data as { sessionId: string }).sessionId = sessionId;
+    this.live.set(sessionId, socket);
     replyToUnknownEvents(socket, operatorEvents);
     try {
       await this.sessions.operatorConnected(me.operatorId, me.siteId, sessionId);
@@ -87,6 +119,7 @@ export class OperatorGateway implements OnGatewayInit, OnGatewayConnection, OnGa
     const me = principalOf<OperatorPrincipal>(socket) as OperatorPrincipal | undefined;
     const sessionId = (socket.data as { sessionId?: string }).sessionId;
     if (!me || !sessionId) return;
+    this.live.delete(sessionId);
     this.broadcaster.removeOperator(me.siteId, me.operatorId, socket);
     try {
       await this.sessions.operatorDisconnected(me.operatorId, me.siteId, sessionId);

@@ -12,6 +12,7 @@ import {
   operatorChatView,
   operatorSnapshot,
   type Author,
+  type DomainEvent,
   type ChatView,
   type MessageView,
   type OperatorChatView,
@@ -85,8 +86,31 @@ export class OperatorGateway implements OnGatewayInit, OnGatewayConnection, OnGa
     this.live.set(sessionId, socket);
     (socket.data as { sessionId: string }).sessionId = sessionId;
     this.logger.warn({ operatorId: me.operatorId, closedId, sessionId }, 'session renewed');
-    this.sessions.operatorConnected(me.operatorId, me.siteId, sessionId).catch((error: unknown) => {
-      this.logger.warn({ err: error }, 'could not record the renewed operator session');
+    const { event, confirmation } = this.runtime.emit('operator.session.opened', {
+      operatorId: me.operatorId,
+      siteId: me.siteId,
+      sessionId,
+      nodeId: this.runtime.nodeName,
+    });
+    this.confirmSession(event, confirmation, sessionId, socket);
+  }
+
+  /**
+   * A renewal often happens while the broker connection is still coming back (the close arrives
+   * with the first deliveries): publish the opening again until the broker confirms it, for as
+   * long as that socket still holds that session.
+   */
+  private confirmSession(
+    event: DomainEvent,
+    confirmation: Promise<void>,
+    sessionId: string,
+    socket: Socket,
+  ): void {
+    confirmation.catch(() => {
+      setTimeout(() => {
+        if (socket.disconnected || this.live.get(sessionId) !== socket) return;
+        this.confirmSession(event, this.runtime.publish(event), sessionId, socket);
+      }, 500).unref();
     });
   }
 

@@ -59,7 +59,7 @@ const SETTLE = 8000;
 const DOWN = 6000; // a killed node stays down this long before it is started again
 const PAUSED = 5000; // SIGSTOP, more than NODE_DEADLINE_MS
 const BROKER_DOWN = 5000;
-const POSTGRES_DOWN = 25_000;
+const POSTGRES_DOWN = 60_000;
 const CUT = 10_000;
 
 const t0 = Date.now();

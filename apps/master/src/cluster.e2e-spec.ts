@@ -24,6 +24,7 @@ import {
   startNodeProcess,
   type TestVhost,
   waitFor,
+  okData,
 } from '@chat/testing';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -48,11 +49,6 @@ interface Operator {
   email: string;
   token: string;
   socket: SocketRecorder;
-}
-
-function okData<T>(reply: SocketReply<T>): T {
-  if (!reply.ok) throw new Error(`expected ok, got ${reply.error.code}: ${reply.error.message}`);
-  return reply.data;
 }
 
 describe('cluster behind nginx, end to end', () => {

@@ -33,6 +33,7 @@ import {
   startNodeProcess,
   type TestVhost,
   waitFor,
+  okData,
 } from '@chat/testing';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -146,11 +147,6 @@ class Seen {
       description: 'a resync after reconnecting',
     }) as Promise<ResyncedInfo>;
   }
-}
-
-function okData<T>(reply: SocketReply<T>): T {
-  if (!reply.ok) throw new Error(`expected ok, got ${reply.error.code}: ${reply.error.message}`);
-  return reply.data;
 }
 
 /** `promise`, or a named failure after `ms` (instead of the test's whole time-out). */

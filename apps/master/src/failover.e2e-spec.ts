@@ -17,6 +17,7 @@ import {
   startNodeProcess,
   type TestVhost,
   waitFor,
+  okData,
 } from '@chat/testing';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -39,11 +40,6 @@ interface AssignedRow {
   operatorId: string | null;
   reason: string;
   wallMs: number;
-}
-
-function okData<T>(reply: SocketReply<T>): T {
-  if (!reply.ok) throw new Error(`expected ok, got ${reply.error.code}: ${reply.error.message}`);
-  return reply.data;
 }
 
 describe('master failover, end to end', () => {

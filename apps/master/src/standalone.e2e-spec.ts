@@ -18,6 +18,7 @@ import {
   SocketRecorder,
   startNodeProcess,
   waitFor,
+  okData,
 } from '@chat/testing';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -29,11 +30,6 @@ const ADMIN_KEY = 'e2e-admin-key-0123456789';
 interface Delta {
   revision: number;
   items: OperatorDeltaItem[];
-}
-
-function okData<T>(reply: SocketReply<T>): T {
-  if (!reply.ok) throw new Error(`expected ok, got ${reply.error.code}: ${reply.error.message}`);
-  return reply.data;
 }
 
 describe('standalone node, end to end', () => {

@@ -30,3 +30,4 @@ export {
   type SyncCommandRunner,
   TEST_DATABASE_URL,
 } from './lib/faults';
+export { okData, type OkOrError } from './lib/ok-data';

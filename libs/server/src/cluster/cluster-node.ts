@@ -188,13 +188,10 @@ export class ClusterNode {
    * takes over without waiting for the deadline (a rolling restart hands over in moments).
    */
   async resign(): Promise<void> {
-    const { leadership, runtime, config } = this.deps;
-    if (leadership.status().phase === 'follower') return;
+    const { leadership } = this.deps;
     leadership.abortTakeOver();
-    leadership.beginStandDown();
-    await runtime.drain(config.membership.catchUpTimeoutMs);
-    leadership.handedOver();
-    this.beat();
+    if (leadership.status().phase !== 'leading') return;
+    await this.standDown('shutting down');
   }
 
   /** Waits long enough to have heard every live peer's heartbeat at least once. */

@@ -39,6 +39,8 @@ import { RemoteDecisionRequester } from './cluster/remote-decision-requester';
 import { AdminController } from './http/admin.controller';
 import { ADMIN_API_KEY, AdminKeyGuard, OperatorAuthGuard } from './http/guards';
 import { HealthController } from './http/health.controller';
+import { Metrics } from './metrics/metrics';
+import { MetricsController } from './metrics/metrics.controller';
 import { OperatorController } from './http/operator.controller';
 import { VisitorController } from './http/visitor.controller';
 import { AutoAssigner } from './runtime/auto-assigner';
@@ -242,6 +244,7 @@ export class ChatNodeModule {
       ],
       controllers: [
         HealthController,
+        MetricsController,
         OperatorController,
         VisitorController,
         AdminController,
@@ -249,6 +252,7 @@ export class ChatNodeModule {
       ],
       providers: [
         { provide: NODE_CONFIG, useValue: config },
+        { provide: Metrics, useFactory: () => new Metrics(config.nodeName) },
         { provide: SECRETS, useValue: secrets },
         { provide: DEMO_SEED_LISTENER, useValue: onDemoSeed },
         { provide: ADMIN_API_KEY, useValue: secrets.adminApiKey },

@@ -54,6 +54,12 @@ import {
   NodeLifecycle,
 } from './runtime/node-lifecycle';
 import { PersistenceWorker } from './runtime/persistence-worker';
+import {
+  BusAndQueueStatePublisher,
+  FanoutStatePublisher,
+  PERSISTENCE_QUEUE,
+  StatePublisher,
+} from './runtime/state-publisher';
 import { type NodeSecrets } from './runtime/secrets';
 import { AdminUseCase } from './use-cases/admin.use-case';
 import { AssignmentRequestsUseCase } from './use-cases/assignment-requests.use-case';
@@ -82,6 +88,11 @@ function standaloneProviders(config: NodeConfig): Provider[] {
   return [
     { provide: ClusterBus, useFactory: () => new InProcessClusterBus() },
     { provide: WorkQueue, useFactory: () => new InProcessWorkQueue() },
+    {
+      provide: StatePublisher,
+      useFactory: (bus: ClusterBus, queue: WorkQueue) => new BusAndQueueStatePublisher(bus, queue),
+      inject: [ClusterBus, WorkQueue],
+    },
     { provide: DecisionRequester, useExisting: AutoAssigner },
     { provide: HybridLogicalClock, useFactory: () => new HybridLogicalClock(config.nodeName) },
     {
@@ -111,6 +122,7 @@ function clusterProviders(config: NodeConfig): Provider[] {
   const report = (error: unknown, context: unknown): void =>
     logger.warn({ err: error, context }, 'broker problem (recovering)');
   const isMaster = cluster.nodeName === cluster.masterNodeName;
+  const workQueuePrefix = `${config.mq.prefix}${cluster.clusterName}.`;
   const common = {
     prefix: config.mq.prefix,
     clusterName: cluster.clusterName,
@@ -130,15 +142,25 @@ function clusterProviders(config: NodeConfig): Provider[] {
     {
       provide: ClusterBus,
       useFactory: (connection: RabbitMqConnection) =>
-        new RabbitMqClusterBus({ ...common, connection, onError: report }),
+        new RabbitMqClusterBus({
+          ...common,
+          connection,
+          boundWorkQueues: [`${workQueuePrefix}${PERSISTENCE_QUEUE}`],
+          onError: report,
+        }),
       inject: [RabbitMqConnection],
+    },
+    {
+      provide: StatePublisher,
+      useFactory: (bus: ClusterBus) => new FanoutStatePublisher(bus),
+      inject: [ClusterBus],
     },
     {
       provide: WorkQueue,
       useFactory: (connection: RabbitMqConnection) =>
         new RabbitMqWorkQueue({
           connection,
-          prefix: `${config.mq.prefix}${cluster.clusterName}.`,
+          prefix: workQueuePrefix,
           onError: report,
         }),
       inject: [RabbitMqConnection],
@@ -288,15 +310,15 @@ export class ChatNodeModule {
         ...(clustered ? clusterProviders(config) : standaloneProviders(config)),
         {
           provide: ChatRuntime,
-          useFactory: (clock: HybridLogicalClock, bus: ClusterBus, queue: WorkQueue) =>
+          useFactory: (clock: HybridLogicalClock, bus: ClusterBus, publisher: StatePublisher) =>
             new ChatRuntime(
               config.nodeName,
               clock,
               new EventFactory(config.nodeName, clock, new UuidV7IdGenerator()),
               bus,
-              queue,
+              publisher,
             ),
-          inject: [HybridLogicalClock, ClusterBus, WorkQueue],
+          inject: [HybridLogicalClock, ClusterBus, StatePublisher],
         },
         {
           provide: PersistenceWorker,

@@ -20,6 +20,7 @@ import { NodeHealth } from '../runtime/node-health';
 import { LiveBroadcaster } from '../ws/live-broadcaster';
 import { ClusterNode } from './cluster-node';
 import { DECISION_METHODS } from './decision-schemas';
+import { BusAndQueueStatePublisher } from '../runtime/state-publisher';
 
 const SITE = { id: '01900000-0000-7000-8000-000000000001', name: 'S' };
 
@@ -47,7 +48,7 @@ async function node(name: string, hub: InProcessRpcHub, bus: InProcessClusterBus
     clock,
     new EventFactory(name, clock, new UuidV7IdGenerator()),
     bus,
-    queue,
+    new BusAndQueueStatePublisher(bus, queue),
   );
   const health = new NodeHealth(name, bus);
   const rpc = hub.node(name);

@@ -11,18 +11,20 @@ import { ApiError } from '../use-cases/api-error';
 import { DecisionRequester } from '../runtime/decisions';
 import { DECISION_METHODS } from './decision-schemas';
 import { type DecisionRoute, RemoteDecisionRequester } from './remote-decision-requester';
+import { BusAndQueueStatePublisher } from '../runtime/state-publisher';
 
 const CHAT = '01900000-0000-7000-8000-0000000000c1';
 const SITE = '01900000-0000-7000-8000-0000000000s1'.replace('s', 'a');
 
 function slaveRuntime(): ChatRuntime {
   const clock = new HybridLogicalClock('slave1');
+  const bus = new InProcessClusterBus();
   return new ChatRuntime(
     'slave1',
     clock,
     new EventFactory('slave1', clock, new UuidV7IdGenerator()),
-    new InProcessClusterBus(),
-    new InProcessWorkQueue(),
+    bus,
+    new BusAndQueueStatePublisher(bus, new InProcessWorkQueue()),
   );
 }
 

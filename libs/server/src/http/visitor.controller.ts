@@ -1,7 +1,7 @@
-import { Body, Controller, Get, HttpCode, Param, Post } from '@nestjs/common';
+import { Body, Controller, Get, Headers, HttpCode, Param, Post } from '@nestjs/common';
 import { ChatRuntime } from '../runtime/chat-runtime';
 import { id } from '../schemas/common';
-import { offlineMessageBody, startChatBody } from '../schemas/http.schemas';
+import { idempotencyKey, offlineMessageBody, startChatBody } from '../schemas/http.schemas';
 import { ApiError } from '../use-cases/api-error';
 import { LeaveOfflineMessageUseCase } from '../use-cases/leave-offline-message.use-case';
 import { siteAvailability } from '../use-cases/site-availability';
@@ -26,8 +26,14 @@ export class VisitorController {
 
   @Post('chats')
   @HttpCode(201)
-  start(@Body() body: unknown): Promise<StartedChat> {
-    return this.startChat.execute(parseInput(startChatBody, body));
+  start(
+    @Body() body: unknown,
+    @Headers('idempotency-key') key: string | undefined,
+  ): Promise<StartedChat> {
+    return this.startChat.execute({
+      body: parseInput(startChatBody, body),
+      idempotencyKey: key === undefined ? undefined : parseInput(idempotencyKey, key),
+    });
   }
 
   @Post('offline-messages')

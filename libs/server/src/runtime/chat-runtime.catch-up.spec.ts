@@ -7,6 +7,7 @@ import {
 } from '@chat/domain';
 import { InProcessClusterBus, InProcessWorkQueue } from '@chat/messaging';
 import { ChatRuntime, PERSISTENCE_QUEUE } from './chat-runtime';
+import { BusAndQueueStatePublisher } from './state-publisher';
 
 const site = (n: number) => ({ id: `01900000-0000-7000-8000-00000000000${n}`, name: `S${n}` });
 
@@ -25,7 +26,7 @@ async function twoNodes() {
         clock,
         new EventFactory(node, clock, new UuidV7IdGenerator()),
         bus,
-        queue,
+        new BusAndQueueStatePublisher(bus, queue),
       ),
     };
   };

@@ -6,6 +6,7 @@ import {
 } from '@chat/domain';
 import { InProcessClusterBus, InProcessWorkQueue, type QueuedItem } from '@chat/messaging';
 import { ChatRuntime, PERSISTENCE_QUEUE } from './chat-runtime';
+import { BusAndQueueStatePublisher } from './state-publisher';
 
 const site = { id: '01900000-0000-7000-8000-000000000001', name: 'S' };
 
@@ -18,7 +19,7 @@ function makeRuntime(node = 'n1') {
     clock,
     new EventFactory(node, clock, new UuidV7IdGenerator()),
     bus,
-    queue,
+    new BusAndQueueStatePublisher(bus, queue),
   );
   return { sut, bus, queue };
 }
@@ -85,7 +86,7 @@ describe(`${ChatRuntime.name}`, () => {
       new HybridLogicalClock('b'),
       new EventFactory('b', new HybridLogicalClock('b'), new UuidV7IdGenerator()),
       shared,
-      b.queue,
+      new BusAndQueueStatePublisher(shared, b.queue),
     );
     a.sut.attach();
     bRuntime.attach();

@@ -2,7 +2,6 @@ import { Logger } from '@nestjs/common';
 import {
   applyEvent,
   createState,
-  EPHEMERAL_EVENT_TYPES,
   newId,
   restoreSnapshot,
   stampWallMs,
@@ -15,9 +14,10 @@ import {
   type HybridLogicalClock,
   type StateChange,
 } from '@chat/domain';
-import { type ClusterBus, type WorkQueue } from '@chat/messaging';
+import { type ClusterBus } from '@chat/messaging';
+import { type StatePublisher } from './state-publisher';
 
-export const PERSISTENCE_QUEUE = 'chat.persistence';
+export { PERSISTENCE_QUEUE } from './state-publisher';
 
 export type ChangeListener = (changes: readonly StateChange[], event: DomainEvent) => void;
 
@@ -42,8 +42,9 @@ export interface ReplicationStats {
 /**
  * This node's replica of the live state. Every change goes through `commit`: the event is applied
  * locally at once (synchronously, so a decision and its effect cannot interleave with another
- * request), then published on the state bus and, unless ephemeral, queued for persistence. The
- * returned promise resolves only when both are confirmed: that is when a client may be told "ok".
+ * request), then handed to the {@link StatePublisher}, which makes it reach every node and the
+ * journal. The returned promise resolves only when both are assured: that is when a client may be
+ * told "ok".
  */
 export class ChatRuntime {
   readonly state: ChatState = createState();
@@ -65,7 +66,7 @@ export class ChatRuntime {
     private readonly clock: HybridLogicalClock,
     private readonly events: EventFactory,
     private readonly bus: ClusterBus,
-    private readonly workQueue: WorkQueue,
+    private readonly publisher: StatePublisher,
   ) {}
 
   /** Wires the bus subscription; call once before serving. */
@@ -196,15 +197,11 @@ export class ChatRuntime {
   }
 
   /**
-   * Publishes an event (again): on the bus and, unless ephemeral, to the persistence queue. Safe
-   * to repeat: receivers and the journal drop what they already have by event id.
+   * Publishes an event (again) to every node and to persistence. Safe to repeat: receivers and the
+   * journal drop what they already have by event id.
    */
   publish(event: DomainEvent): Promise<void> {
-    const confirmations: Promise<void>[] = [this.bus.publish(event)];
-    if (!EPHEMERAL_EVENT_TYPES.has(event.type)) {
-      confirmations.push(this.workQueue.publish(PERSISTENCE_QUEUE, event.id, event));
-    }
-    const confirmation = Promise.all(confirmations).then(() => undefined);
+    const confirmation = this.publisher.publish(event);
     this.inFlight.add(confirmation);
     const forget = (): void => void this.inFlight.delete(confirmation);
     confirmation.then(forget, forget);

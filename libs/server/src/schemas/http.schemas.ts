@@ -17,6 +17,16 @@ export const startChatBody = z.strictObject({
     .optional(),
 });
 
+/**
+ * The `Idempotency-Key` header of `POST /l/v/chats`: made by the client once per chat it wants
+ * (e.g. a UUID), unguessable, since whoever repeats it gets that chat's visitor token.
+ */
+export const idempotencyKey = z
+  .string()
+  .min(16, 'at least 16 characters')
+  .max(128, 'at most 128 characters')
+  .regex(/^[\w:.-]+$/, 'letters, digits, "_", "-", ":" or "." only');
+
 export const offlineMessageBody = z.strictObject({
   siteId: id,
   name: personName,

@@ -8,6 +8,7 @@ import {
 import { type Consumer, InProcessClusterBus, WorkQueue } from '@chat/messaging';
 import { ChatRuntime } from '../runtime/chat-runtime';
 import { PostMessageUseCase } from './post-message.use-case';
+import { BusAndQueueStatePublisher } from '../runtime/state-publisher';
 
 /** A persistence queue that refuses while `down` is true, as a broker or database outage would. */
 class FlakyQueue extends WorkQueue {
@@ -43,7 +44,7 @@ async function setup() {
     clock,
     new EventFactory('n1', clock, new UuidV7IdGenerator()),
     bus,
-    queue,
+    new BusAndQueueStatePublisher(bus, queue),
   );
   await runtime.commit('chat.started', {
     chatId,

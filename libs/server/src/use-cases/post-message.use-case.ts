@@ -2,8 +2,8 @@ import { Injectable } from '@nestjs/common';
 import {
   assertCanPostMessage,
   findMessageByClientId,
+  messageIdFor,
   messageView,
-  newId,
   type Author,
   type DomainEvent,
   type Message,
@@ -38,7 +38,9 @@ export class PostMessageUseCase {
     if (existing) return this.confirmExisting(existing);
     assertCanPostMessage(this.runtime.state, { chatId: cmd.chatId, author: cmd.author });
     const chat = this.runtime.state.chats.get(cmd.chatId);
-    const messageId = newId();
+    // The same id on every node for the same (chat, author, client id): a re-send accepted by
+    // another node after a failover is the same message to everyone who saw the first attempt.
+    const messageId = messageIdFor(cmd.chatId, cmd.author, cmd.clientMessageId);
     const { event, confirmation } = this.runtime.emit('chat.message.added', {
       chatId: cmd.chatId,
       siteId: chat?.siteId ?? '',

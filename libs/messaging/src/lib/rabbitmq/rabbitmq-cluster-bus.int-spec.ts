@@ -11,6 +11,8 @@ import {
 import { RabbitMqClusterBus, type RabbitMqClusterBusOptions } from './rabbitmq-cluster-bus';
 import { RabbitMqNotConnectedError } from './rabbitmq-connection';
 import { RabbitMqUnroutableError } from './rabbitmq-support';
+import { RabbitMqWorkQueue } from './rabbitmq-work-queue';
+import { type QueuedItem } from '../work-queue';
 
 interface TestEvent {
   readonly id: string;
@@ -272,6 +274,30 @@ describe(`${RabbitMqClusterBus.name} (real RabbitMQ)`, () => {
     expect(signals.map(([name, s]) => `${name}:${s.seq}`).sort()).toEqual(['a:1', 'b:1']);
     await sleep(200);
     expect(events).toEqual([]);
+  });
+
+  it('routes a copy of every event into the bound work queues with the same confirmed publish', async () => {
+    const queues = new RabbitMqWorkQueue({ url: vhost.url, prefix: `${PREFIX}${cluster}.` });
+    const received: QueuedItem[] = [];
+    const a = bus('a', { boundWorkQueues: [queues.queueName('persist')] });
+    await a.start();
+    // Nothing consumes the work queue yet: the copies must wait there, durably.
+    const sent = [event('a', 1), event('a', 2), event('a', 3)];
+    for (const e of sent) await a.publish(e);
+    await a.stop();
+    try {
+      queues.consume('persist', { batchSize: 10, lingerMs: 0 }, (batch) => {
+        received.push(...batch);
+        return Promise.resolve();
+      });
+      await queues.start(); // declares the queue with the same arguments the bus used
+      await waitFor(() => received.length === 3);
+      expect(received.map((item) => [item.uniqueId, item.payload])).toEqual(
+        sent.map((e) => [e.id, e]),
+      );
+    } finally {
+      await queues.stop();
+    }
   });
 
   it('refuses a second running process with the same node name', async () => {

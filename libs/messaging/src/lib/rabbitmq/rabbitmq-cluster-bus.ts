@@ -15,6 +15,7 @@ import {
 } from './rabbitmq-connection';
 import {
   ReturnedMessages,
+  WORK_QUEUE_OPTIONS,
   confirmedPublish,
   parseJsonMessage,
   safely,
@@ -43,6 +44,14 @@ export interface RabbitMqClusterBusOptions {
    * node that never comes back leaves nothing behind. Default 15 minutes.
    */
   readonly stateQueueExpiresMs?: number;
+  /**
+   * Full broker names of work queues (e.g. the persistence queue) bound to the state exchange:
+   * the broker routes a copy of every event into each of them with the same publish, atomically
+   * with the nodes' copies, and the publish's confirm covers them too. Declared with the work
+   * queues' own arguments. Barrier markers and other bus-only messages land there as well;
+   * their consumers skip what they do not handle.
+   */
+  readonly boundWorkQueues?: readonly string[];
   /** Receives handler errors and connection problems. Default: console.error. */
   readonly onError?: BusErrorReporter;
 }
@@ -301,6 +310,10 @@ export class RabbitMqClusterBus<
         arguments: { 'x-expires': this.options.stateQueueExpiresMs ?? 15 * 60_000 },
       });
       await consume.bindQueue(names.stateQueue, names.stateExchange, '');
+      for (const queue of this.options.boundWorkQueues ?? []) {
+        await consume.assertQueue(queue, WORK_QUEUE_OPTIONS);
+        await consume.bindQueue(queue, names.stateExchange, '');
+      }
       // Signals are ephemeral: an exclusive, auto-delete queue per process instance.
       await signals.assertQueue(names.signalQueue, {
         durable: false,

@@ -1,4 +1,18 @@
-import type { Channel, ConfirmChannel, ConsumeMessage, Message } from 'amqplib';
+import type { Channel, ConfirmChannel, ConsumeMessage, Message, Options } from 'amqplib';
+
+/**
+ * Every work queue is a durable quorum queue. Quorum queues count deliveries themselves and hand
+ * the count over as the `x-delivery-count` header, which becomes {@link QueuedItem.deliveryCount};
+ * a classic queue only says `redelivered: true|false`. Every node declares them with exactly these
+ * arguments (the broker refuses a declaration whose arguments differ from the existing queue's).
+ * The state bus declares the queues it routes copies into (`boundWorkQueues`) with the same
+ * arguments. No `x-delivery-limit` is set: RabbitMQ 3.x then redelivers without limit, as the contract asks
+ * (RabbitMQ 4 applies a default limit of 20; see the README).
+ */
+export const WORK_QUEUE_OPTIONS: Options.AssertQueue = {
+  durable: true,
+  arguments: { 'x-queue-type': 'quorum' },
+};
 
 /** JSON-encodes a message body; throws when the value has no JSON form. */
 export function serialise(value: unknown, what: string): Buffer {

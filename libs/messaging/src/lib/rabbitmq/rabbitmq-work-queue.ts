@@ -1,4 +1,4 @@
-import type { Channel, ChannelModel, ConfirmChannel, ConsumeMessage, Options } from 'amqplib';
+import type { Channel, ChannelModel, ConfirmChannel, ConsumeMessage } from 'amqplib';
 import type { WorkQueueErrorContext } from '../in-process-work-queue';
 import {
   type BatchHandler,
@@ -18,6 +18,7 @@ import {
 } from './rabbitmq-connection';
 import {
   ReturnedMessages,
+  WORK_QUEUE_OPTIONS as QUEUE_OPTIONS,
   confirmedPublish,
   interruptibleDelay,
   safely,
@@ -39,19 +40,6 @@ export interface RabbitMqWorkQueueOptions extends RetryBackoffOptions {
   /** Receives connection problems and dropped malformed messages. Default: console.error. */
   readonly onError?: (error: unknown, context: string) => void;
 }
-
-/**
- * Every work queue is a durable quorum queue. Quorum queues count deliveries themselves and hand
- * the count over as the `x-delivery-count` header, which becomes {@link QueuedItem.deliveryCount};
- * a classic queue only says `redelivered: true|false`. Every node declares them with exactly these
- * arguments (the broker refuses a declaration whose arguments differ from the existing queue's).
- * No `x-delivery-limit` is set: RabbitMQ 3.x then redelivers without limit, as the contract asks
- * (RabbitMQ 4 applies a default limit of 20; see the README).
- */
-const QUEUE_OPTIONS: Options.AssertQueue = {
-  durable: true,
-  arguments: { 'x-queue-type': 'quorum' },
-};
 
 const defaultOnHandlerError = (error: unknown, context: WorkQueueErrorContext): void => {
   console.error(

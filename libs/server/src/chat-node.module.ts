@@ -54,6 +54,7 @@ import {
   NodeLifecycle,
 } from './runtime/node-lifecycle';
 import { PersistenceWorker } from './runtime/persistence-worker';
+import { WritePathFaults } from './runtime/write-path-faults';
 import {
   BusAndQueueStatePublisher,
   FanoutStatePublisher,
@@ -333,6 +334,11 @@ export class ChatNodeModule {
           provide: NodeHealth,
           useFactory: (bus: ClusterBus) => new NodeHealth(config.nodeName, bus),
           inject: [ClusterBus],
+        },
+        {
+          provide: WritePathFaults,
+          useFactory: () =>
+            new WritePathFaults(config.faultPoint?.point ?? null, config.faultPoint?.trigger ?? ''),
         },
         { provide: PasswordHasher, useFactory: () => new PasswordHasher() },
         {

@@ -66,6 +66,8 @@ const envSchema = z.object({
   NODE_DEADLINE_MS: z.coerce.number().int().min(300).max(600_000).default(3000),
   CATCH_UP_TIMEOUT_MS: z.coerce.number().int().min(100).default(10_000),
   DECISION_TIMEOUT_MS: z.coerce.number().int().min(100).default(5000),
+  FAULT_POINT: z.enum(['hold-before-publish', 'hold-before-ack', 'kill-after-publish']).optional(),
+  FAULT_TRIGGER: z.string().min(4, 'at least 4 characters').default('#fault-point'),
 });
 
 export interface NodeConfig {
@@ -94,6 +96,11 @@ export interface NodeConfig {
   seedDemo: boolean;
   logLevel: z.infer<typeof envSchema>['LOG_LEVEL'];
   loginRateLimitPerMinute: number;
+  /** tests only: a write-path fault point armed for messages containing the trigger */
+  faultPoint: {
+    point: 'hold-before-publish' | 'hold-before-ack' | 'kill-after-publish';
+    trigger: string;
+  } | null;
   /** cluster mode: how the nodes watch each other and catch up */
   membership: {
     heartbeatIntervalMs: number;
@@ -184,6 +191,7 @@ export function loadNodeConfig(
     seedDemo: e.SEED_DEMO,
     logLevel: e.LOG_LEVEL,
     loginRateLimitPerMinute: e.LOGIN_RATE_LIMIT_PER_MINUTE,
+    faultPoint: e.FAULT_POINT ? { point: e.FAULT_POINT, trigger: e.FAULT_TRIGGER } : null,
     membership: {
       heartbeatIntervalMs: e.HEARTBEAT_INTERVAL_MS,
       deadlineMs: e.NODE_DEADLINE_MS,

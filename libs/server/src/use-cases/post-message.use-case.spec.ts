@@ -8,6 +8,7 @@ import {
 import { type Consumer, InProcessClusterBus, WorkQueue } from '@chat/messaging';
 import { ChatRuntime } from '../runtime/chat-runtime';
 import { PostMessageUseCase } from './post-message.use-case';
+import { WritePathFaults } from '../runtime/write-path-faults';
 import { BusAndQueueStatePublisher } from '../runtime/state-publisher';
 
 /** A persistence queue that refuses while `down` is true, as a broker or database outage would. */
@@ -53,7 +54,7 @@ async function setup() {
     visitor: { id: 'v1', name: 'Vera', email: null },
     fields: {},
   });
-  return { sut: new PostMessageUseCase(runtime), runtime, queue };
+  return { sut: new PostMessageUseCase(runtime, new WritePathFaults(null, '')), runtime, queue };
 }
 
 describe(`${PostMessageUseCase.name}`, () => {

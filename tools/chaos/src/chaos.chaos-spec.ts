@@ -14,6 +14,7 @@
  */
 import type { ClusterStatus } from '@chat/server';
 import {
+  CLIENT_LIMITS_OFF,
   checkBroker,
   describeError,
   httpJson,
@@ -38,6 +39,7 @@ import {
   measureFault,
 } from './lib/ledger';
 import { type ChaosReport, formatReport } from './lib/report';
+import { sendPoison } from './lib/poison';
 import { type SiteSetup, Traffic } from './lib/traffic';
 
 const ROOT = join(__dirname, '../../..');
@@ -61,6 +63,10 @@ const PAUSED = 5000; // SIGSTOP, more than NODE_DEADLINE_MS
 const BROKER_DOWN = 5000;
 const POSTGRES_DOWN = 60_000;
 const CUT = 10_000;
+/** A message with this text trips the slaves' write-path fault point (kill after the publish). */
+const KILL_TRIGGER = '#chaos-kill-after-publish';
+/** Rounds of the poison burst (each: 8 HTTP, 4 socket, 4 broker inputs). */
+const POISON_ROUNDS = 25;
 
 const t0 = Date.now();
 function log(line: string): void {
@@ -216,7 +222,7 @@ describe('chaos: a cluster under faults, traffic running', () => {
   const clusterStatus = async (): Promise<ClusterStatus> =>
     admin<ClusterStatus>('GET', '/l/cluster/status');
 
-  const faultList = (c: ChaosCluster, s: ServiceFaults): Fault[] => {
+  const faultList = (c: ChaosCluster, s: ServiceFaults, t: Traffic): Fault[] => {
     const slaveOf = (index: number): string => sites[index % sites.length]?.slave ?? 'slave1';
     const restart = async (node: string, mark: Mark) => {
       await sleep(DOWN);
@@ -283,6 +289,47 @@ describe('chaos: a cluster under faults, traffic running', () => {
         },
       },
       {
+        name: `kill ${slaveOf(2)} between the publish and the ack`,
+        run: async (mark) => {
+          const node = slaveOf(2);
+          const site = sites[2 % sites.length];
+          if (!site) throw new Error('no site');
+          const exited = c.expectExit(node);
+          // A visitor on that slave sends the trigger: the slave dies once the broker confirmed
+          // the message (the operator, on any slave, gets it) and before the visitor's ack.
+          await waitFor(() => t.sendMarked(site.siteId, KILL_TRIGGER), {
+            timeoutMs: 20_000,
+            intervalMs: 200,
+            description: `a connected visitor of site ${site.siteId}`,
+          });
+          await exited;
+          mark.injected();
+          mark.note(`${node} killed itself at the fault point kill-after-publish`);
+          await restart(node, mark);
+        },
+      },
+      {
+        name: `poison input under traffic (${POISON_ROUNDS} rounds)`,
+        run: async (mark) => {
+          const site = sites[0];
+          if (!site) throw new Error('no site');
+          const result = await sendPoison(
+            {
+              entry: c.entry,
+              siteId: site.siteId,
+              amqpUrl: c.amqpUrl,
+              brokerBase: 'chaos',
+            },
+            POISON_ROUNDS,
+          );
+          mark.undone();
+          mark.note(`${result.sent} poison inputs, ${result.problems.length} answered wrongly`);
+          if (result.problems.length > 0) {
+            throw new Error(`poison answered wrongly: ${result.problems.slice(0, 5).join('; ')}`);
+          }
+        },
+      },
+      {
         name: 'rolling restart',
         run: async (mark) => {
           const order = [...NODES.filter((n) => n !== MASTER), MASTER];
@@ -330,6 +377,9 @@ describe('chaos: a cluster under faults, traffic running', () => {
         OPERATOR_GRACE_MS: '60000',
         LOG_LEVEL: process.env['CHAOS_LOG_LEVEL'] ?? 'warn',
         LOGIN_RATE_LIMIT_PER_MINUTE: '1000',
+        ...CLIENT_LIMITS_OFF,
+        FAULT_POINT: 'kill-after-publish',
+        FAULT_TRIGGER: KILL_TRIGGER,
       },
       log,
     });
@@ -385,7 +435,7 @@ describe('chaos: a cluster under faults, traffic running', () => {
       await sleep(WARM_UP);
 
       const windows: FaultWindow[] = [];
-      for (const fault of faultList(c, s)) {
+      for (const fault of faultList(c, s, t)) {
         const window: { -readonly [K in keyof FaultWindow]: FaultWindow[K] } = {
           name: fault.name,
           injectedAt: Date.now(),

@@ -189,6 +189,18 @@ export class ChaosCluster {
     return handle;
   }
 
+  /**
+   * The node is about to end itself (a write-path fault point): its exit is not a crash. Resolves
+   * when it has exited.
+   */
+  async expectExit(node: string): Promise<void> {
+    const handle = this.running.get(node);
+    if (!handle) throw new Error(`${node} is not running`);
+    this.ended.add(handle);
+    await handle.exited;
+    this.running.delete(node);
+  }
+
   /** kill -9. */
   async kill9(node: string): Promise<void> {
     const handle = this.running.get(node);

@@ -302,12 +302,23 @@ class VisitorSlot {
     }
   }
 
-  private send(client: VisitorClient, chatId: string): void {
+  /**
+   * Sends one message now from this slot's open chat, with `marker` in its text (a fault point's
+   * trigger); false when the slot has no connected chat at the moment.
+   */
+  sendMarked(marker: string): boolean {
+    const open = this.clients.find((c) => c.client.ready);
+    if (!open) return false;
+    this.send(open.client, open.chatId, ` ${marker}`);
+    return true;
+  }
+
+  private send(client: VisitorClient, chatId: string, suffix = ''): void {
     const { ledger } = this.traffic;
     this.seq += 1;
     const cmid = `${this.name}-${this.seq}`;
     ledger.recordSend({ cmid, side: 'visitor', siteId: this.siteId, chatId, sentAt: Date.now() });
-    const send = client.send(`chaos ${cmid}`, cmid).then(
+    const send = client.send(`chaos ${cmid}${suffix}`, cmid).then(
       (view) => ledger.recordAck(cmid, view, Date.now()),
       (error: unknown) => ledger.recordError(cmid, errorCode(error)),
     );
@@ -379,6 +390,14 @@ export class Traffic {
         this.ledger.recordChatAssigned(chatId, holding.operatorId, at);
     }
     this.sampler.sample(holdings, at);
+  }
+
+  /**
+   * One visitor of the site sends a message with `marker` in its text at once (the chaos fault
+   * that trips a node's write-path fault point); false when none of them has a connected chat.
+   */
+  sendMarked(siteId: string, marker: string): boolean {
+    return this.slots.some((slot) => slot.siteId === siteId && slot.sendMarked(marker));
   }
 
   /** No new messages, replies or chats from now on; waits for the visitor loops to end. */

@@ -4,8 +4,8 @@
 #
 # On Debian/Ubuntu it installs the `nginx` package (NGINX_PACKAGE overrides). In bookworm that
 # package is the core binary, which has the upstream hash module (`hash ... consistent`) built in;
-# `nginx-light` there is only `nginx` plus the echo module. `apt-get update` runs only when the
-# install fails without it. Needs root (or password-less sudo); never starts the nginx service.
+# `nginx-light` there is only `nginx` plus the echo module. `apt-get update` runs before an
+# install (a fresh machine's package lists may be stale or empty). Needs root (or password-less sudo); never starts the nginx service.
 set -euo pipefail
 
 package="${NGINX_PACKAGE:-nginx}"
@@ -105,12 +105,9 @@ install() {
     -o Dpkg::Options::=--force-confold "$package"
 }
 
-echo "installing $package with apt-get"
-if ! install; then
-  echo "install failed; refreshing the package lists and trying again"
-  "${sudo[@]}" env DEBIAN_FRONTEND=noninteractive apt-get update -q
-  install
-fi
+echo "installing $package with apt-get (package lists refreshed first)"
+"${sudo[@]}" env DEBIAN_FRONTEND=noninteractive apt-get update -q
+install
 
 if ! bin="$(find_nginx)"; then
   echo "ERROR: $package was installed but no nginx binary was found." >&2

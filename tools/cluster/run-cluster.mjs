@@ -2,8 +2,8 @@
 // `npm run cluster`: a whole cluster on this machine, behind nginx.
 //
 //   1. makes sure nginx is installed (tools/cluster/ensure-nginx.sh), builds (npm run build);
-//   2. writes .cluster/cluster.json and, once, .cluster/secrets.json (shared JWT_SECRET and
-//      ADMIN_API_KEY, mode 0600) unless both come from the environment;
+//   2. writes .cluster/cluster.json and, once, .cluster/secrets.json (shared JWT_SECRET,
+//      CLUSTER_SECRET and ADMIN_API_KEY, mode 0600) unless they come from the environment;
 //   3. starts the master, waits for its /readyz, then slave1 and slave2 (so only one node ever
 //      migrates an empty database), and nginx (tools/cluster/nginx.mjs) in front of them;
 //   4. prints the URLs; Ctrl-C (or SIGTERM) stops nginx, then the slaves, then the master.
@@ -42,7 +42,10 @@ Environment (defaults in brackets):
   MQ_HOST, MQ_PORT, MQ_USERNAME, MQ_PASSWORD, MQ_VIRTUAL_HOST
                           [127.0.0.1, 5672, guest, guest, /]
   MQ_NODE_ID_PREFIX       [local.]
-  JWT_SECRET, ADMIN_API_KEY  shared by every node [generated once into .cluster/secrets.json]
+  REDIS_URL               the per-client limits, shared by the nodes [redis://127.0.0.1:6379]
+                          (unreachable: each node counts on its own until it is there)
+  JWT_SECRET, CLUSTER_SECRET, ADMIN_API_KEY
+                          shared by every node [generated once into .cluster/secrets.json]
   Every other variable (SEED_DEMO, LOG_LEVEL, MQ_TLS, ...) is passed to the nodes as it is.`;
 
 /**
@@ -87,11 +90,11 @@ const isTrue = (value) => ['1', 'true', 'yes'].includes((value ?? '').toLowerCas
 /**
  * The shared secrets: from the environment when set there, else from .cluster/secrets.json,
  * generated on the first run. Values from the environment are never written to the file.
- * @returns {{ adminApiKey: string, jwtSecret: string, source: string }}
+ * @returns {{ adminApiKey: string, jwtSecret: string, clusterSecret: string, source: string }}
  */
 function loadSecrets() {
   const file = join(STATE_DIR, 'secrets.json');
-  /** @type {{ adminApiKey?: unknown, jwtSecret?: unknown }} */
+  /** @type {{ adminApiKey?: unknown, jwtSecret?: unknown, clusterSecret?: unknown }} */
   let stored = {};
   if (existsSync(file)) {
     stored = /** @type {typeof stored} */ (JSON.parse(readFileSync(file, 'utf8')));
@@ -99,10 +102,12 @@ function loadSecrets() {
   const generated = {
     adminApiKey: typeof stored.adminApiKey === 'string' ? stored.adminApiKey : undefined,
     jwtSecret: typeof stored.jwtSecret === 'string' ? stored.jwtSecret : undefined,
+    clusterSecret: typeof stored.clusterSecret === 'string' ? stored.clusterSecret : undefined,
   };
   const fromEnv = {
     adminApiKey: orDefault(process.env.ADMIN_API_KEY, ''),
     jwtSecret: orDefault(process.env.JWT_SECRET, ''),
+    clusterSecret: orDefault(process.env.CLUSTER_SECRET, ''),
   };
   let changed = false;
   if (!fromEnv.adminApiKey && !generated.adminApiKey) {
@@ -113,6 +118,10 @@ function loadSecrets() {
     generated.jwtSecret = randomBytes(48).toString('base64url');
     changed = true;
   }
+  if (!fromEnv.clusterSecret && !generated.clusterSecret) {
+    generated.clusterSecret = randomBytes(32).toString('hex');
+    changed = true;
+  }
   if (changed) {
     writeFileSync(file, `${JSON.stringify(generated, null, 2)}\n`, { mode: 0o600 });
   }
@@ -120,6 +129,7 @@ function loadSecrets() {
   return {
     adminApiKey: fromEnv.adminApiKey || generated.adminApiKey || '',
     jwtSecret: fromEnv.jwtSecret || generated.jwtSecret || '',
+    clusterSecret: fromEnv.clusterSecret || generated.clusterSecret || '',
     source: fromEnv.adminApiKey ? 'ADMIN_API_KEY' : '.cluster/secrets.json',
   };
 }
@@ -379,6 +389,7 @@ async function main() {
     'postgres://postgres@127.0.0.1:5432/test',
   );
   const databaseSchema = orDefault(process.env.DATABASE_SCHEMA, 'chat_local');
+  const redisUrl = orDefault(process.env.REDIS_URL, 'redis://127.0.0.1:6379');
   const mq = {
     MQ_HOST: orDefault(process.env.MQ_HOST, '127.0.0.1'),
     MQ_PORT: orDefault(process.env.MQ_PORT, '5672'),
@@ -397,7 +408,9 @@ async function main() {
       PORT: String(node.port),
       DATABASE_URL: databaseUrl,
       DATABASE_SCHEMA: databaseSchema,
+      REDIS_URL: redisUrl,
       JWT_SECRET: secrets.jwtSecret,
+      CLUSTER_SECRET: secrets.clusterSecret,
       ADMIN_API_KEY: secrets.adminApiKey,
       DATA_DIR: join(STATE_DIR, 'data', node.name),
     };
@@ -470,6 +483,7 @@ async function main() {
       `    admin API key:  ${secrets.adminApiKey}  (X-Admin-Key header; from ${secrets.source})`,
       `    database:       ${hidePassword(databaseUrl)}  schema ${databaseSchema}`,
       `    RabbitMQ:       ${mq.MQ_HOST}:${mq.MQ_PORT} vhost ${mq.MQ_VIRTUAL_HOST}, prefix "${mq.MQ_NODE_ID_PREFIX}"`,
+      `    Redis (limits): ${hidePassword(redisUrl)}`,
       '  On the first run (empty schema) the master printed the demo site and operators above.',
       '  Ctrl-C stops nginx, then the slaves, then the master.',
       '',

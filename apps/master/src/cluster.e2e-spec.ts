@@ -14,6 +14,7 @@ import {
 } from '@chat/domain';
 import type { ClusterStatus, SocketReply } from '@chat/server';
 import {
+  CLIENT_LIMITS_OFF,
   createTestSchemaName,
   createTestVhost,
   freePort,
@@ -71,12 +72,14 @@ describe('cluster behind nginx, end to end', () => {
     DATABASE_URL,
     DATABASE_SCHEMA: schema,
     JWT_SECRET: 'cluster-e2e-jwt-secret-0123456789-abcdef',
+    CLUSTER_SECRET: 'cluster-e2e-cluster-secret-0123456789-abcdef',
     ADMIN_API_KEY: ADMIN_KEY,
     MQ_VIRTUAL_HOST: vhost.name,
     SEED_DEMO: 'false',
     LOG_LEVEL: 'warn',
     OPERATOR_GRACE_MS: '60000',
     LOGIN_RATE_LIMIT_PER_MINUTE: '1000',
+    ...CLIENT_LIMITS_OFF,
   });
 
   const startNode = async (node: string): Promise<NodeProcessHandle> => {

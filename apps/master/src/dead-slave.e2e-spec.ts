@@ -23,6 +23,7 @@ import {
 import { type Author, compareClockId, type OperatorSnapshot } from '@chat/domain';
 import type { ClusterStatus, SocketReply } from '@chat/server';
 import {
+  CLIENT_LIMITS_OFF,
   createTestSchemaName,
   createTestVhost,
   freePort,
@@ -222,6 +223,7 @@ describe('a slave killed with -9 behind nginx, and duplicate deliveries', () => 
         DATABASE_URL,
         DATABASE_SCHEMA: schema,
         JWT_SECRET: 'dead-slave-e2e-jwt-secret-0123456789-abcdef',
+        CLUSTER_SECRET: 'dead-slave-e2e-cluster-secret-0123456789-abcdef',
         ADMIN_API_KEY: ADMIN_KEY,
         MQ_VIRTUAL_HOST: vhost.name,
         SEED_DEMO: 'false',
@@ -230,6 +232,7 @@ describe('a slave killed with -9 behind nginx, and duplicate deliveries', () => 
         HEARTBEAT_INTERVAL_MS: String(HEARTBEAT_MS),
         NODE_DEADLINE_MS: String(DEADLINE_MS),
         LOGIN_RATE_LIMIT_PER_MINUTE: '1000',
+        ...CLIENT_LIMITS_OFF,
       },
       readyUrl: `${url(node)}/readyz`,
       readyTimeoutMs: 60_000,

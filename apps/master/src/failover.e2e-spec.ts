@@ -8,6 +8,7 @@
 import { type ChatView, type OperatorSnapshot } from '@chat/domain';
 import type { ClusterStatus, SocketReply } from '@chat/server';
 import {
+  CLIENT_LIMITS_OFF,
   createTestSchemaName,
   createTestVhost,
   freePort,
@@ -70,6 +71,7 @@ describe('master failover, end to end', () => {
         DATABASE_URL,
         DATABASE_SCHEMA: schema,
         JWT_SECRET: 'failover-e2e-jwt-secret-0123456789-abcdef',
+        CLUSTER_SECRET: 'failover-e2e-cluster-secret-0123456789-abcdef',
         ADMIN_API_KEY: ADMIN_KEY,
         MQ_VIRTUAL_HOST: vhost.name,
         SEED_DEMO: 'false',
@@ -78,6 +80,7 @@ describe('master failover, end to end', () => {
         HEARTBEAT_INTERVAL_MS: String(HEARTBEAT_MS),
         NODE_DEADLINE_MS: String(DEADLINE_MS),
         LOGIN_RATE_LIMIT_PER_MINUTE: '1000',
+        ...CLIENT_LIMITS_OFF,
       },
       readyUrl: `${url(node)}/readyz`,
       readyTimeoutMs: 60_000,

@@ -14,6 +14,7 @@
 import { type MessageView, type OperatorSnapshot } from '@chat/domain';
 import type { SocketReply } from '@chat/server';
 import {
+  CLIENT_LIMITS_OFF,
   createTestSchemaName,
   createTestVhost,
   freePort,
@@ -80,6 +81,7 @@ describe('a node dying between the steps of the write path', () => {
         // the operator's console moves to the other slave: keep the chat meanwhile
         OPERATOR_GRACE_MS: '60000',
         LOGIN_RATE_LIMIT_PER_MINUTE: '1000',
+        ...CLIENT_LIMITS_OFF,
         ...(faultPoint ? { FAULT_POINT: faultPoint, FAULT_TRIGGER: TRIGGER } : {}),
       },
       readyUrl: `${url(node)}/readyz`,

@@ -11,6 +11,7 @@
  */
 import type { ChatView, MessageView, OperatorSnapshot } from '@chat/domain';
 import {
+  CLIENT_LIMITS_OFF,
   freePort,
   httpJson,
   type NodeProcessHandle,
@@ -170,6 +171,7 @@ describe('@chat/client against a standalone node', () => {
         DATABASE_URL: '',
         OPERATOR_GRACE_MS: '60000',
         LOG_LEVEL: 'warn',
+        ...CLIENT_LIMITS_OFF,
       },
       readyUrl: `http://127.0.0.1:${port}/readyz`,
       readyTimeoutMs: 60_000,

@@ -50,8 +50,23 @@ export {
   type RabbitMqClusterBusOptions,
 } from './lib/rabbitmq/rabbitmq-cluster-bus';
 export { RabbitMqNodeRpc, type RabbitMqNodeRpcOptions } from './lib/rabbitmq/rabbitmq-node-rpc';
-export { RabbitMqUnroutableError } from './lib/rabbitmq/rabbitmq-support';
 export {
+  RabbitMqUnroutableError,
+  WORK_QUEUE_DELIVERY_LIMIT,
+  deadLetterName,
+  workQueueOptions,
+} from './lib/rabbitmq/rabbitmq-support';
+export {
+  type DeadLetterHandler,
+  type DeadLetterItem,
   RabbitMqWorkQueue,
   type RabbitMqWorkQueueOptions,
 } from './lib/rabbitmq/rabbitmq-work-queue';
+export {
+  MessageSigner,
+  type RejectReason,
+  type RejectedKind,
+  type RejectionListener,
+  SIGNATURE_HEADER,
+  SIGNER_HEADER,
+} from './lib/rabbitmq/message-signing';

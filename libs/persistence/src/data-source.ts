@@ -3,6 +3,7 @@ import { DataSource, type DataSourceOptions } from 'typeorm';
 import { PGliteDriver } from 'typeorm-pglite';
 import { PERSISTENCE_ENTITIES } from './entities';
 import { InitialSchema1767225600000 } from './migrations/1767225600000-initial-schema';
+import { DeadLetters1796165236000 } from './migrations/1796165236000-dead-letters';
 import { assertSchemaName, schemaOf } from './sql';
 
 export interface PersistenceOptions {
@@ -17,7 +18,7 @@ export interface PersistenceOptions {
 
 export const DEFAULT_PGLITE_DATA_DIR = './data/pglite';
 
-export const PERSISTENCE_MIGRATIONS = [InitialSchema1767225600000];
+export const PERSISTENCE_MIGRATIONS = [InitialSchema1767225600000, DeadLetters1796165236000];
 
 /**
  * A data source for PostgreSQL (`url`) or the embedded PGlite. Not initialised; call

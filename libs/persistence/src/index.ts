@@ -21,3 +21,23 @@ export { TypeOrmStateSource } from './typeorm-state-source';
 export { TypeOrmChatHistory } from './typeorm-chat-history';
 export { TypeOrmOfflineMessages, DEFAULT_OFFLINE_MESSAGES_LIMIT } from './typeorm-offline-messages';
 export { TypeOrmConfigQueries } from './typeorm-config-queries';
+export {
+  DEAD_LETTER_STATUSES,
+  DeadLetterStore,
+  type DeadLetter,
+  type DeadLetterError,
+  type DeadLetterInput,
+  type DeadLetterPage,
+  type DeadLetterQuery,
+  type DeadLetterRecorded,
+  type DeadLetterStatus,
+  type DeadLetterWithPayload,
+} from './dead-letter-store';
+export { TypeOrmDeadLetterStore, DEFAULT_DEAD_LETTERS_LIMIT } from './typeorm-dead-letter-store';
+export {
+  classifyWriteFailure,
+  sqlStateOf,
+  type WriteFailure,
+  type WriteFailureKind,
+} from './write-failure';
+export { REPLACEMENT_CHARACTER, isStorableText, storableText, storableValue } from './text';

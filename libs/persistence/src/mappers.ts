@@ -22,6 +22,7 @@ import { MessageEntity } from './entities/message.entity';
 import { OfflineMessageEntity } from './entities/offline-message.entity';
 import { OperatorEntity } from './entities/operator.entity';
 import { SiteEntity } from './entities/site.entity';
+import { storableValue } from './text';
 
 /**
  * Origin given to configuration events rebuilt from the config tables, which keep each register's
@@ -64,9 +65,14 @@ function wallDate(clock: HlcStamp): Date {
   return new Date(stampWallMs(clock));
 }
 
-/** An entity instance (so TypeORM recognises it) holding exactly these values. */
+/**
+ * An entity instance (so TypeORM recognises it) holding exactly these values, every string in them
+ * (jsonb included) made storable: a NUL or a lone surrogate becomes U+FFFD (see `text.ts` and
+ * docs/decisions.md). The live state accepted and acknowledged the event, so the journal writes it
+ * rather than drop half of a chat; uuid and clock columns still refuse what is not one.
+ */
 function build<E extends object>(type: new () => E, values: E): E {
-  return Object.assign(new type(), values);
+  return Object.assign(new type(), storableValue(values));
 }
 
 // ---- configuration ----------------------------------------------------------------------------

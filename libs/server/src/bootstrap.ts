@@ -4,7 +4,9 @@ import { type NodeConfig } from '@chat/cluster';
 import express, { type NextFunction, type Request, type Response } from 'express';
 import { Logger } from 'nestjs-pino';
 import { ChatNodeModule } from './chat-node.module';
-import { ApiExceptionFilter } from './http/api-exception.filter';
+import { ApiExceptionFilter, bodyParserError } from './http/api-exception.filter';
+import { ClientLimits } from './limits/client-limits';
+import { Metrics } from './metrics/metrics';
 import { loadOrCreateSecrets } from './runtime/secrets';
 import { type DemoSeed } from './use-cases/seed-demo.use-case';
 
@@ -14,20 +16,13 @@ export interface StartedNode {
 }
 
 /**
- * Body-parser failures happen before Nest's filters: answer them in the same error shape
- * (oversized body -> 413 PAYLOAD_TOO_LARGE, malformed JSON -> 400 VALIDATION_FAILED).
+ * Body-parser failures happen before Nest's filters: answer them in the same error shape, with
+ * the filter's mapping (413 PAYLOAD_TOO_LARGE, 400 VALIDATION_FAILED, 415 UNSUPPORTED_MEDIA_TYPE).
  */
 function bodyErrorHandler(err: unknown, _req: Request, res: Response, next: NextFunction): void {
-  const e = err as { type?: string; status?: number; message?: string };
-  if (e.type === 'entity.too.large') {
-    res
-      .status(413)
-      .json({ error: { code: 'PAYLOAD_TOO_LARGE', message: 'request body too large' } });
-  } else if (e.status === 400 || e.type === 'entity.parse.failed') {
-    res.status(400).json({ error: { code: 'VALIDATION_FAILED', message: 'malformed JSON body' } });
-  } else {
-    next(err);
-  }
+  const mapped = bodyParserError(err);
+  if (mapped) res.status(mapped.status).json({ error: mapped.body });
+  else next(err);
 }
 
 /** Starts a node (standalone, or one node of a cluster): HTTP, both socket servers, the runtime. */
@@ -48,6 +43,11 @@ export async function startNode(
     { bufferLogs: true, bodyParser: false },
   );
   app.useLogger(app.get(Logger));
+  // TRUST_PROXY: req.ip, and the key every per-client limit counts on, agree (both proxy-addr).
+  (app.getHttpAdapter().getInstance() as express.Express).set(
+    'trust proxy',
+    app.get(ClientLimits).expressTrust,
+  );
   // Which node answered: for operators behind a balancer, and for tests of the routing.
   app.use((_req: Request, res: Response, next: NextFunction) => {
     res.setHeader('X-Chat-Node', config.nodeName);
@@ -55,7 +55,7 @@ export async function startNode(
   });
   app.use(express.json({ limit: config.maxPayloadBytes }));
   app.use(bodyErrorHandler);
-  app.useGlobalFilters(new ApiExceptionFilter());
+  app.useGlobalFilters(new ApiExceptionFilter(app.get(Metrics)));
   // The widget runs on customers' sites and the console may live elsewhere: any origin may call,
   // with bearer tokens (no cookies), so no credentials are shared across origins.
   app.enableCors({ origin: true, credentials: false, maxAge: 600 });

@@ -1,6 +1,5 @@
 import { type DynamicModule, Logger, Module, type Provider } from '@nestjs/common';
 import { JwtService } from '@nestjs/jwt';
-import { ThrottlerModule } from '@nestjs/throttler';
 import { Leadership, type NodeConfig } from '@chat/cluster';
 import {
   EventFactory,
@@ -13,16 +12,21 @@ import {
   ClusterBus,
   InProcessClusterBus,
   InProcessWorkQueue,
+  MessageSigner,
   NodeRpc,
   RabbitMqClusterBus,
   RabbitMqConnection,
   RabbitMqNodeRpc,
   RabbitMqWorkQueue,
+  type RejectReason,
+  type RejectedKind,
   WorkQueue,
 } from '@chat/messaging';
 import {
   createDataSource,
+  DeadLetterStore,
   runMigrations,
+  TypeOrmDeadLetterStore,
   TypeOrmEventJournal,
   TypeOrmOfflineMessages,
   TypeOrmStateSource,
@@ -39,11 +43,14 @@ import { RemoteDecisionRequester } from './cluster/remote-decision-requester';
 import { AdminController } from './http/admin.controller';
 import { ADMIN_API_KEY, AdminKeyGuard, OperatorAuthGuard } from './http/guards';
 import { HealthController } from './http/health.controller';
+import { ClientLimits } from './limits/client-limits';
+import { RateLimitGuard } from './limits/rate-limit.guard';
 import { Metrics } from './metrics/metrics';
 import { MetricsController } from './metrics/metrics.controller';
 import { OperatorController } from './http/operator.controller';
 import { VisitorController } from './http/visitor.controller';
 import { AutoAssigner } from './runtime/auto-assigner';
+import { BrokerDeadLetters } from './runtime/broker-dead-letters';
 import { ChatRuntime } from './runtime/chat-runtime';
 import { DecisionRequester } from './runtime/decisions';
 import { NodeHealth } from './runtime/node-health';
@@ -63,6 +70,7 @@ import {
 } from './runtime/state-publisher';
 import { type NodeSecrets } from './runtime/secrets';
 import { AdminUseCase } from './use-cases/admin.use-case';
+import { DeadLettersUseCase } from './use-cases/dead-letters.use-case';
 import { AssignmentRequestsUseCase } from './use-cases/assignment-requests.use-case';
 import { EndChatUseCase } from './use-cases/end-chat.use-case';
 import { LeaveOfflineMessageUseCase } from './use-cases/leave-offline-message.use-case';
@@ -124,6 +132,19 @@ function clusterProviders(config: NodeConfig): Provider[] {
     logger.warn({ err: error, context }, 'broker problem (recovering)');
   const isMaster = cluster.nodeName === cluster.masterNodeName;
   const workQueuePrefix = `${config.mq.prefix}${cluster.clusterName}.`;
+  if (!config.clusterSecret) throw new Error('cluster providers need CLUSTER_SECRET');
+  // Every message this node publishes is signed, every one it receives verified (docs/protocol.md
+  // "Cluster wire security"); what fails is dropped and counted here.
+  const signer = new MessageSigner(
+    config.clusterSecret.current,
+    cluster.nodeName,
+    config.clusterSecret.accepted === null ? [] : [config.clusterSecret.accepted],
+  );
+  const verified = (metrics: Metrics) => ({
+    signer,
+    onRejected: (kind: RejectedKind, reason: RejectReason) =>
+      metrics.busRejected.inc({ kind, reason }),
+  });
   const common = {
     prefix: config.mq.prefix,
     clusterName: cluster.clusterName,
@@ -142,14 +163,17 @@ function clusterProviders(config: NodeConfig): Provider[] {
     },
     {
       provide: ClusterBus,
-      useFactory: (connection: RabbitMqConnection) =>
+      useFactory: (connection: RabbitMqConnection, metrics: Metrics) =>
         new RabbitMqClusterBus({
           ...common,
           connection,
           boundWorkQueues: [`${workQueuePrefix}${PERSISTENCE_QUEUE}`],
+          ...verified(metrics),
+          // A heartbeat names its node: only that node may send it.
+          signalOriginField: 'node',
           onError: report,
         }),
-      inject: [RabbitMqConnection],
+      inject: [RabbitMqConnection, Metrics],
     },
     {
       provide: StatePublisher,
@@ -158,19 +182,27 @@ function clusterProviders(config: NodeConfig): Provider[] {
     },
     {
       provide: WorkQueue,
-      useFactory: (connection: RabbitMqConnection) =>
+      useFactory: (connection: RabbitMqConnection, metrics: Metrics) =>
         new RabbitMqWorkQueue({
           connection,
           prefix: workQueuePrefix,
+          ...verified(metrics),
           onError: report,
         }),
-      inject: [RabbitMqConnection],
+      inject: [RabbitMqConnection, Metrics],
+    },
+    {
+      // What the broker dead-lettered from the work queues goes to the dead-letter store.
+      provide: BrokerDeadLetters,
+      useFactory: (queue: WorkQueue, store: DeadLetterStore, metrics: Metrics) =>
+        new BrokerDeadLetters(queue as RabbitMqWorkQueue, store, metrics),
+      inject: [WorkQueue, DeadLetterStore, Metrics],
     },
     {
       provide: NodeRpc,
-      useFactory: (connection: RabbitMqConnection) =>
-        new RabbitMqNodeRpc({ ...common, connection, onError: report }),
-      inject: [RabbitMqConnection],
+      useFactory: (connection: RabbitMqConnection, metrics: Metrics) =>
+        new RabbitMqNodeRpc({ ...common, connection, ...verified(metrics), onError: report }),
+      inject: [RabbitMqConnection, Metrics],
     },
     { provide: HybridLogicalClock, useFactory: () => new HybridLogicalClock(cluster.nodeName) },
     {
@@ -263,7 +295,6 @@ export class ChatNodeModule {
         LoggerModule.forRoot({
           pinoHttp: { level: config.logLevel, autoLogging: false, name: config.nodeName },
         }),
-        ThrottlerModule.forRoot([{ ttl: 60_000, limit: config.loginRateLimitPerMinute }]),
       ],
       controllers: [
         HealthController,
@@ -276,6 +307,12 @@ export class ChatNodeModule {
       providers: [
         { provide: NODE_CONFIG, useValue: config },
         { provide: Metrics, useFactory: () => new Metrics(config.nodeName) },
+        {
+          provide: ClientLimits,
+          useFactory: (metrics: Metrics) => ClientLimits.fromConfig(config, metrics),
+          inject: [Metrics],
+        },
+        RateLimitGuard,
         { provide: SECRETS, useValue: secrets },
         { provide: DEMO_SEED_LISTENER, useValue: onDemoSeed },
         { provide: ADMIN_API_KEY, useValue: secrets.adminApiKey },
@@ -311,29 +348,54 @@ export class ChatNodeModule {
         ...(clustered ? clusterProviders(config) : standaloneProviders(config)),
         {
           provide: ChatRuntime,
-          useFactory: (clock: HybridLogicalClock, bus: ClusterBus, publisher: StatePublisher) =>
+          useFactory: (
+            clock: HybridLogicalClock,
+            bus: ClusterBus,
+            publisher: StatePublisher,
+            metrics: Metrics,
+          ) =>
             new ChatRuntime(
               config.nodeName,
               clock,
               new EventFactory(config.nodeName, clock, new UuidV7IdGenerator()),
               bus,
               publisher,
+              // Wrong-shape events from the bus are dropped before the reducer, and counted.
+              { onRejected: (reason) => metrics.busRejected.inc({ kind: 'event', reason }) },
             ),
-          inject: [HybridLogicalClock, ClusterBus, StatePublisher],
+          inject: [HybridLogicalClock, ClusterBus, StatePublisher, Metrics],
         },
         {
           provide: PersistenceWorker,
-          useFactory: (queue: WorkQueue, journal: EventJournal) =>
-            new PersistenceWorker(queue, journal, {
-              batchSize: config.persistBatchSize,
-              lingerMs: config.persistLingerMs,
-            }),
-          inject: [WorkQueue, EventJournal],
+          useFactory: (
+            queue: WorkQueue,
+            journal: EventJournal,
+            deadLetters: DeadLetterStore,
+            metrics: Metrics,
+          ) =>
+            new PersistenceWorker(
+              queue,
+              journal,
+              deadLetters,
+              { batchSize: config.persistBatchSize, lingerMs: config.persistLingerMs },
+              metrics,
+            ),
+          inject: [WorkQueue, EventJournal, DeadLetterStore, Metrics],
+        },
+        {
+          provide: DeadLetterStore,
+          useFactory: (ds: DataSource) => new TypeOrmDeadLetterStore(ds),
+          inject: [DataSource],
         },
         {
           provide: NodeHealth,
-          useFactory: (bus: ClusterBus) => new NodeHealth(config.nodeName, bus),
-          inject: [ClusterBus],
+          // /readyz also watches the journal writer; the cluster membership reads checks() only.
+          useFactory: (bus: ClusterBus, worker: PersistenceWorker) =>
+            new NodeHealth(config.nodeName, bus, {
+              source: worker,
+              stallMs: config.persistenceStallMs,
+            }),
+          inject: [ClusterBus, PersistenceWorker],
         },
         {
           provide: WritePathFaults,
@@ -361,6 +423,7 @@ export class ChatNodeModule {
         AssignmentRequestsUseCase,
         EndChatUseCase,
         AdminUseCase,
+        DeadLettersUseCase,
         SeedDemoUseCase,
         LiveSessionUseCase,
         LiveBroadcaster,

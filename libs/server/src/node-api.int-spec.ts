@@ -6,6 +6,7 @@
 import { loadNodeConfig } from '@chat/cluster';
 import { type ChatView, type OperatorSnapshot, stateDigest } from '@chat/domain';
 import {
+  CLIENT_LIMITS_OFF,
   createTestSchemaName,
   httpJson,
   requireService,
@@ -116,6 +117,7 @@ describe('chat node API (real PostgreSQL)', () => {
       SEED_DEMO: 'false',
       LOG_LEVEL: 'silent',
       LOGIN_RATE_LIMIT_PER_MINUTE: String(LOGIN_LIMIT),
+      ...CLIENT_LIMITS_OFF,
     });
     node = await startNode(config);
     base = node.url;

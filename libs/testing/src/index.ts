@@ -31,3 +31,4 @@ export {
   TEST_DATABASE_URL,
 } from './lib/faults';
 export { okData, type OkOrError } from './lib/ok-data';
+export { CLIENT_LIMITS_OFF } from './lib/client-limits-off';

@@ -1,5 +1,8 @@
-/** Error replies that say "try again": the server changed nothing and may succeed later. */
-export const TRANSIENT_ERROR_CODES: readonly string[] = ['UNAVAILABLE', 'INTERNAL'];
+/**
+ * Error replies that say "try again": the server changed nothing and may succeed later
+ * (`RATE_LIMITED`: over a per-client limit, room comes back within the window).
+ */
+export const TRANSIENT_ERROR_CODES: readonly string[] = ['UNAVAILABLE', 'INTERNAL', 'RATE_LIMITED'];
 
 /**
  * Codes the client itself uses, next to the server's (docs/protocol.md, "Error codes"):

@@ -94,6 +94,7 @@ describe(`${loadNodeConfig.name}`, () => {
     const CLUSTER_ENV = {
       DATABASE_URL: 'postgres://db/chat',
       JWT_SECRET: 'j'.repeat(32),
+      CLUSTER_SECRET: 'c'.repeat(32),
       ADMIN_API_KEY: 'a'.repeat(16),
     };
     const load = (
@@ -164,7 +165,30 @@ describe(`${loadNodeConfig.name}`, () => {
       ).join('\n');
       expect(found).toMatch(/DATABASE_URL is required in cluster mode/);
       expect(found).toMatch(/JWT_SECRET is required in cluster mode/);
+      expect(found).toMatch(/CLUSTER_SECRET is required in cluster mode/);
       expect(found).toMatch(/ADMIN_API_KEY is required in cluster mode/);
+    });
+
+    it('reads the cluster secret (and one accepted for a rotation), refusing short ones unshown', () => {
+      const argv = ['--node_name', 'slave1', '--cluster_config', 'ok.json'];
+      expect(load(argv, 'slave').clusterSecret).toEqual({
+        current: 'c'.repeat(32),
+        accepted: null,
+      });
+      expect(
+        load(argv, 'slave', { ...CLUSTER_ENV, CLUSTER_SECRET_ACCEPTED: 'n'.repeat(32) })
+          .clusterSecret,
+      ).toEqual({ current: 'c'.repeat(32), accepted: 'n'.repeat(32) });
+      const found = problemsOf(() =>
+        load(argv, 'slave', {
+          ...CLUSTER_ENV,
+          CLUSTER_SECRET: 'short-secret',
+          CLUSTER_SECRET_ACCEPTED: 'tiny',
+        }),
+      ).join('\n');
+      expect(found).toMatch(/CLUSTER_SECRET=\(hidden\): at least 32 characters/);
+      expect(found).toMatch(/CLUSTER_SECRET_ACCEPTED=\(hidden\): at least 32 characters/);
+      expect(found).not.toMatch(/short-secret|tiny/);
     });
 
     it('reads heartbeat settings and refuses a deadline shorter than two heartbeats', () => {

@@ -3,6 +3,8 @@
  * start into a typed `NodeConfig`; any problem stops the node with one message listing every bad
  * value.
  */
+import { isIP } from 'node:net';
+import proxyAddr from 'proxy-addr';
 import { z } from 'zod';
 import {
   type ClusterConfig,
@@ -23,6 +25,47 @@ const boolFromEnv = z
   .transform((v) => v === 'true' || v === '1' || v === 'yes');
 
 const positiveInt = (fallback: number) => z.coerce.number().int().positive().default(fallback);
+
+/** A per-client budget (docs/protocol.md "Limits"): how many per window; 0 turns it off. */
+const budget = (fallback: number) => z.coerce.number().int().min(0).default(fallback);
+
+/**
+ * Which peers may tell the client's address in `X-Forwarded-For` (Express's `trust proxy`):
+ * `true` / `false`, a hop count, or a comma-separated list of addresses, subnets (`10.0.0.0/8`)
+ * and the names `loopback`, `linklocal`, `uniquelocal`.
+ */
+export type TrustProxy = boolean | number | readonly string[];
+
+const TRUST_PROXY_NAMES = new Set(['loopback', 'linklocal', 'uniquelocal']);
+
+function parseTrustProxy(raw: string): TrustProxy | { problem: string } {
+  const value = raw.trim();
+  if (value === 'true' || value === 'false') return value === 'true';
+  if (/^\d+$/.test(value)) return Number(value);
+  const items = value.split(',').map((item) => item.trim());
+  for (const item of items) {
+    if (TRUST_PROXY_NAMES.has(item)) continue;
+    const [address = '', prefix, ...rest] = item.split('/');
+    const family = isIP(address);
+    const max = family === 6 ? 128 : 32;
+    const prefixOk =
+      prefix === undefined ||
+      (/^\d{1,3}$/.test(prefix) && Number(prefix) <= max) ||
+      (family === 4 && isIP(prefix) === 4);
+    if (family === 0 || !prefixOk || rest.length > 0) {
+      return {
+        problem: `"${item}" is not an address, a subnet, loopback, linklocal or uniquelocal (or use true, false, a hop count)`,
+      };
+    }
+  }
+  try {
+    // The final word: what the node will use (e.g. refuses a netmask that is not contiguous).
+    proxyAddr.compile(items);
+  } catch (error) {
+    return { problem: error instanceof Error ? error.message : String(error) };
+  }
+  return items;
+}
 
 const envSchema = z.object({
   PORT: z.coerce.number().int().min(0).max(65535).default(8270),
@@ -52,16 +95,41 @@ const envSchema = z.object({
   DATA_DIR: z.string().min(1).default('./data'),
   ADMIN_API_KEY: z.string().min(16, 'at least 16 characters').optional(),
   JWT_SECRET: z.string().min(32, 'at least 32 characters').optional(),
+  CLUSTER_SECRET: z.string().min(32, 'at least 32 characters').optional(),
+  CLUSTER_SECRET_ACCEPTED: z.string().min(32, 'at least 32 characters').optional(),
   JWT_TTL_SECONDS: positiveInt(12 * 3600),
   OPERATOR_GRACE_MS: z.coerce.number().int().min(0).default(30_000),
   CLOSED_CHAT_RETENTION_MS: positiveInt(3_600_000),
   MAX_PAYLOAD_BYTES: positiveInt(64 * 1024),
   PERSIST_BATCH_SIZE: positiveInt(200),
   PERSIST_LINGER_MS: z.coerce.number().int().min(0).default(2),
+  PERSISTENCE_STALL_MS: z.coerce.number().int().min(100).default(30_000),
   SHUTDOWN_DRAIN_MS: z.coerce.number().int().min(0).default(15_000),
   SEED_DEMO: boolFromEnv.default(true),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
-  LOGIN_RATE_LIMIT_PER_MINUTE: positiveInt(20),
+  LOGIN_RATE_LIMIT_PER_MINUTE: budget(20),
+  SOCKET_EVENT_RATE_LIMIT_PER_SECOND: budget(20),
+  IP_EVENT_RATE_LIMIT_PER_SECOND: budget(100),
+  CHAT_MESSAGE_RATE_LIMIT_PER_MINUTE: budget(60),
+  IP_CONNECTION_LIMIT: budget(50),
+  IP_CONNECTION_COUNT_TTL_SECONDS: z.coerce.number().int().min(10).max(86_400).default(3600),
+  CHAT_START_RATE_LIMIT_PER_MINUTE: budget(10),
+  OFFLINE_MESSAGE_RATE_LIMIT_PER_MINUTE: budget(5),
+  REDIS_URL: z
+    .string()
+    .regex(/^rediss?:\/\//, 'must be a redis:// or rediss:// URL')
+    .optional(),
+  TRUST_PROXY: z
+    .string()
+    .optional()
+    .transform((raw, ctx) => {
+      const parsed = parseTrustProxy(raw ?? 'loopback');
+      if (typeof parsed === 'object' && 'problem' in parsed) {
+        ctx.addIssue({ code: 'custom', message: parsed.problem });
+        return z.NEVER;
+      }
+      return parsed;
+    }),
   HEARTBEAT_INTERVAL_MS: z.coerce.number().int().min(100).max(60_000).default(1000),
   NODE_DEADLINE_MS: z.coerce.number().int().min(300).max(600_000).default(3000),
   CATCH_UP_TIMEOUT_MS: z.coerce.number().int().min(100).default(10_000),
@@ -85,17 +153,49 @@ export interface NodeConfig {
   /** null: generate one and keep it in the data directory (standalone only) */
   adminApiKey: string | null;
   jwtSecret: string | null;
+  /**
+   * Cluster mode (required there): the shared secret every node derives its message-signing key
+   * from; `accepted` is also accepted when verifying, never used to sign (for a rotation).
+   */
+  clusterSecret: { current: string; accepted: string | null } | null;
   jwtTtlSeconds: number;
   operatorGraceMs: number;
   closedChatRetentionMs: number;
   maxPayloadBytes: number;
   persistBatchSize: number;
   persistLingerMs: number;
+  /** `/readyz` answers 503 once events wait this long without a successful journal write */
+  persistenceStallMs: number;
   /** how long a stopping node waits for unconfirmed events to be written */
   shutdownDrainMs: number;
   seedDemo: boolean;
   logLevel: z.infer<typeof envSchema>['LOG_LEVEL'];
-  loginRateLimitPerMinute: number;
+  /**
+   * Per-client budgets, each 0 = off (docs/protocol.md "Limits"). Counted in memory, or in Redis
+   * (`redisUrl`) across a cluster.
+   */
+  limits: {
+    /** socket events (any event) per second, per socket */
+    socketEventsPerSecond: number;
+    /** socket events per second, per client IP, over all its sockets */
+    ipEventsPerSecond: number;
+    /** `message.send` per minute, per chat (both sides counted on the chat) */
+    chatMessagesPerMinute: number;
+    /** open sockets (both channels) per client IP */
+    ipConnections: number;
+    /** how long the connection counter of an IP lives (Redis: a crashed node's counts go) */
+    ipConnectionCountTtlSeconds: number;
+    /** `POST /l/v/chats` per minute, per client IP */
+    chatStartsPerMinute: number;
+    /** `POST /l/v/offline-messages` per minute, per client IP */
+    offlineMessagesPerMinute: number;
+    /** `POST /l/o/login` per minute, per client IP */
+    loginsPerMinute: number;
+  };
+  /** cluster mode: the Redis the limits share; null = each node counts on its own */
+  redisUrl: string | null;
+  /** which peers may tell the client's address (`X-Forwarded-For`) */
+  trustProxy: TrustProxy;
   /** tests only: a write-path fault point armed for messages containing the trigger */
   faultPoint: {
     point: 'hold-before-publish' | 'hold-before-ack' | 'kill-after-publish';
@@ -181,16 +281,31 @@ export function loadNodeConfig(
     dataDir: e.DATA_DIR,
     adminApiKey: e.ADMIN_API_KEY ?? null,
     jwtSecret: e.JWT_SECRET ?? null,
+    clusterSecret: e.CLUSTER_SECRET
+      ? { current: e.CLUSTER_SECRET, accepted: e.CLUSTER_SECRET_ACCEPTED ?? null }
+      : null,
     jwtTtlSeconds: e.JWT_TTL_SECONDS,
     operatorGraceMs: e.OPERATOR_GRACE_MS,
     closedChatRetentionMs: e.CLOSED_CHAT_RETENTION_MS,
     maxPayloadBytes: e.MAX_PAYLOAD_BYTES,
     persistBatchSize: e.PERSIST_BATCH_SIZE,
     persistLingerMs: e.PERSIST_LINGER_MS,
+    persistenceStallMs: e.PERSISTENCE_STALL_MS,
     shutdownDrainMs: e.SHUTDOWN_DRAIN_MS,
     seedDemo: e.SEED_DEMO,
     logLevel: e.LOG_LEVEL,
-    loginRateLimitPerMinute: e.LOGIN_RATE_LIMIT_PER_MINUTE,
+    limits: {
+      socketEventsPerSecond: e.SOCKET_EVENT_RATE_LIMIT_PER_SECOND,
+      ipEventsPerSecond: e.IP_EVENT_RATE_LIMIT_PER_SECOND,
+      chatMessagesPerMinute: e.CHAT_MESSAGE_RATE_LIMIT_PER_MINUTE,
+      ipConnections: e.IP_CONNECTION_LIMIT,
+      ipConnectionCountTtlSeconds: e.IP_CONNECTION_COUNT_TTL_SECONDS,
+      chatStartsPerMinute: e.CHAT_START_RATE_LIMIT_PER_MINUTE,
+      offlineMessagesPerMinute: e.OFFLINE_MESSAGE_RATE_LIMIT_PER_MINUTE,
+      loginsPerMinute: e.LOGIN_RATE_LIMIT_PER_MINUTE,
+    },
+    redisUrl: e.REDIS_URL ?? null,
+    trustProxy: e.TRUST_PROXY,
     faultPoint: e.FAULT_POINT ? { point: e.FAULT_POINT, trigger: e.FAULT_TRIGGER } : null,
     membership: {
       heartbeatIntervalMs: e.HEARTBEAT_INTERVAL_MS,
@@ -213,6 +328,11 @@ function clusterRequirements(e: z.infer<typeof envSchema>): string[] {
   }
   if (!e.JWT_SECRET) {
     problems.push('JWT_SECRET is required in cluster mode (the same value on every node)');
+  }
+  if (!e.CLUSTER_SECRET) {
+    problems.push(
+      'CLUSTER_SECRET is required in cluster mode (the same value on every node; it signs every broker message)',
+    );
   }
   if (!e.ADMIN_API_KEY) {
     problems.push('ADMIN_API_KEY is required in cluster mode (the same value on every node)');

@@ -11,11 +11,13 @@ import {
   type DomainEvent,
   type EventEnvelope,
 } from '@chat/domain';
+import { randomUUID } from 'node:crypto';
 import type { DataSource } from 'typeorm';
 import { runMigrations } from '../data-source';
 import { tableRef } from '../sql';
 import { TypeOrmChatHistory } from '../typeorm-chat-history';
 import { TypeOrmConfigQueries } from '../typeorm-config-queries';
+import { TypeOrmDeadLetterStore } from '../typeorm-dead-letter-store';
 import { TypeOrmEventJournal } from '../typeorm-event-journal';
 import { TypeOrmOfflineMessages } from '../typeorm-offline-messages';
 import { TypeOrmStateSource } from '../typeorm-state-source';
@@ -31,6 +33,7 @@ export interface ContractHarness {
 export const TABLES = [
   'chat_events',
   'chats',
+  'dead_letters',
   'departments',
   'messages',
   'offline_messages',
@@ -114,7 +117,10 @@ export function describeJournalContract(
       const applied = await harness.dataSource.query<{ name: string }[]>(
         `SELECT name FROM ${tableRef(harness.schema, 'migrations')}`,
       );
-      expect(applied.map((r) => r.name)).toEqual(['InitialSchema1767225600000']);
+      expect(applied.map((r) => r.name).sort()).toEqual([
+        'DeadLetters1796165236000',
+        'InitialSchema1767225600000',
+      ]);
     });
 
     it('appends idempotently: the same batch twice gives the same rows', async () => {
@@ -131,6 +137,7 @@ export function describeJournalContract(
       expect(rowCounts(once)).toEqual({
         chat_events: chatEventCount,
         chats: 5,
+        dead_letters: 0,
         departments: 2,
         // one of the two server ids of the re-sent client message is dropped
         messages: messageEvents(scenario.events).length - 1,
@@ -377,6 +384,189 @@ export function describeJournalContract(
       await expect(config.isEmpty()).resolves.toBe(true);
       await journal.append(scenario.events.slice(0, 1));
       await expect(config.isEmpty()).resolves.toBe(false);
+    });
+
+    it('writes NUL characters and lone surrogates as U+FFFD, in text and jsonb alike', async () => {
+      const started = scenario.events.find(
+        (e): e is EventEnvelope<'chat.started'> =>
+          e.type === 'chat.started' && e.data.chatId === ids.waitingChatId,
+      );
+      const message = messageEvents(scenario.events).find(
+        (e) => e.data.chatId === ids.waitingChatId,
+      );
+      if (!started || !message) throw new Error('the scenario has the waiting chat');
+      const bad = 'a\u0000b\ud800c\udc00d';
+      const fixed = 'a\ufffdb\ufffdc\ufffdd';
+      const events: DomainEvent[] = [
+        ...scenario.events.filter((e) => e.id !== started.id && e.id !== message.id),
+        {
+          ...started,
+          data: {
+            ...started.data,
+            visitor: { ...started.data.visitor, name: bad },
+            fields: { [`key${bad}`]: bad, emoji: '\ud83d\ude00' },
+          },
+        },
+        { ...message, data: { ...message.data, text: bad } },
+      ];
+      await journal.append(events);
+
+      const messages = await harness.dataSource.query<{ text: string }[]>(
+        `SELECT text FROM ${tableRef(harness.schema, 'messages')} WHERE id = $1`,
+        [message.data.messageId],
+      );
+      expect(messages).toEqual([{ text: fixed }]);
+      const chats = await harness.dataSource.query<
+        { visitor_name: string; fields: Record<string, string> }[]
+      >(`SELECT visitor_name, fields FROM ${tableRef(harness.schema, 'chats')} WHERE id = $1`, [
+        ids.waitingChatId,
+      ]);
+      // a well-formed surrogate pair is kept
+      expect(chats).toEqual([
+        { visitor_name: fixed, fields: { [`key${fixed}`]: fixed, emoji: '\ud83d\ude00' } },
+      ]);
+    });
+
+    describe('dead-letter store', () => {
+      const queue = 'chat.persistence';
+      const failedAt = new Date(Date.UTC(2030, 0, 1, 9, 0, 0));
+      const poison = (text: string): DomainEvent => {
+        const message = messageEvents(scenario.events)[0];
+        if (!message) throw new Error('the scenario has messages');
+        return { ...message, id: randomUUID(), data: { ...message.data, text } };
+      };
+      let store: TypeOrmDeadLetterStore;
+
+      beforeEach(() => {
+        store = new TypeOrmDeadLetterStore(harness.dataSource);
+      });
+
+      it('stores any payload, NUL characters and lone surrogates included, and gives it back', async () => {
+        const event = poison('nul \u0000 high \ud800 low \udc00');
+        const { deadLetter, created } = await store.record({
+          queue,
+          uniqueId: event.id,
+          payload: event,
+          error: { message: 'invalid byte sequence \u0000', sqlState: '22021' },
+          failedAt,
+        });
+        expect(created).toBe(true);
+        expect(deadLetter).toMatchObject({
+          queue,
+          uniqueId: event.id,
+          eventId: event.id,
+          eventType: 'chat.message.added',
+          error: 'invalid byte sequence \ufffd',
+          sqlState: '22021',
+          attempts: 1,
+          firstFailedAt: failedAt,
+          lastFailedAt: failedAt,
+          status: 'pending',
+          replayedAt: null,
+        });
+        const stored = await store.get(deadLetter.id);
+        expect(JSON.parse(stored?.payload ?? 'null')).toEqual(event);
+
+        // payloads that are no event at all
+        for (const payload of [null, 'text \u0000', [1, { type: 7 }], { id: '\u0000' }]) {
+          const r = await store.record({
+            queue,
+            uniqueId: randomUUID(),
+            payload,
+            error: { message: 'malformed', sqlState: null },
+            failedAt,
+          });
+          expect(JSON.parse((await store.get(r.deadLetter.id))?.payload ?? '')).toEqual(payload);
+        }
+      });
+
+      it('keeps one row per queue and unique id: a redelivery is one more attempt', async () => {
+        const event = poison('again');
+        const input = {
+          queue,
+          uniqueId: event.id,
+          payload: event,
+          error: { message: 'first', sqlState: '23514' },
+          failedAt,
+        };
+        const first = await store.record(input);
+        const later = new Date(failedAt.getTime() + 5000);
+        const second = await store.record({
+          ...input,
+          error: { message: 'second', sqlState: null },
+          failedAt: later,
+        });
+        expect(second.created).toBe(false);
+        expect(second.deadLetter).toMatchObject({
+          id: first.deadLetter.id,
+          attempts: 2,
+          error: 'second',
+          sqlState: null,
+          firstFailedAt: failedAt,
+          lastFailedAt: later,
+        });
+        // the same unique id on another queue is another dead letter
+        const other = await store.record({ ...input, queue: 'chat.webhooks' });
+        expect(other.created).toBe(true);
+        const rows = await harness.dataSource.query<{ n: number }[]>(
+          `SELECT count(*)::int AS n FROM ${tableRef(harness.schema, 'dead_letters')} WHERE unique_id = $1`,
+          [event.id],
+        );
+        expect(rows).toEqual([{ n: 2 }]);
+      });
+
+      it('lists newest first, page by page, by status', async () => {
+        const recorded: string[] = [];
+        for (let i = 0; i < 5; i += 1) {
+          const event = poison(`page ${i}`);
+          const r = await store.record({
+            queue,
+            uniqueId: event.id,
+            payload: event,
+            error: { message: `error ${i}`, sqlState: null },
+            failedAt,
+          });
+          recorded.push(r.deadLetter.id);
+        }
+        const newestFirst = [...recorded].reverse();
+        const page1 = await store.list({ limit: 2 });
+        expect(page1.items.map((d) => d.id)).toEqual(newestFirst.slice(0, 2));
+        const page2 = await store.list({ limit: 2, before: page1.nextCursor ?? '' });
+        expect(page2.items.map((d) => d.id)).toEqual(newestFirst.slice(2, 4));
+        const page3 = await store.list({ limit: 2, before: page2.nextCursor ?? '' });
+        expect(page3).toEqual({
+          items: [expect.objectContaining({ id: recorded[0] })],
+          nextCursor: null,
+        });
+
+        const replayedAt = new Date(failedAt.getTime() + 60_000);
+        const replayed = await store.markReplayed(recorded[2] ?? '', replayedAt);
+        expect(replayed).toMatchObject({ status: 'replayed', replayedAt, attempts: 1 });
+        await expect(store.list({ status: 'replayed' })).resolves.toEqual({
+          items: [replayed],
+          nextCursor: null,
+        });
+        await expect(store.list({ status: 'pending' })).resolves.toMatchObject({
+          items: { length: 4 },
+        });
+
+        const failed = await store.recordFailure(
+          recorded[2] ?? '',
+          { message: 'still bad', sqlState: '22P02' },
+          replayedAt,
+        );
+        expect(failed).toMatchObject({
+          status: 'pending',
+          replayedAt: null,
+          attempts: 2,
+          error: 'still bad',
+          sqlState: '22P02',
+          lastFailedAt: replayedAt,
+        });
+        await expect(store.get(randomUUID())).resolves.toBeNull();
+        await expect(store.get('not-a-uuid')).resolves.toBeNull();
+        await expect(store.markReplayed(randomUUID(), replayedAt)).resolves.toBeNull();
+      });
     });
   });
 }

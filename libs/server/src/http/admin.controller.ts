@@ -9,7 +9,11 @@ import {
   Query,
   UseGuards,
 } from '@nestjs/common';
-import { type OfflineMessage, TypeOrmOfflineMessages } from '@chat/persistence';
+import {
+  DEAD_LETTER_STATUSES,
+  type OfflineMessage,
+  TypeOrmOfflineMessages,
+} from '@chat/persistence';
 import { z } from 'zod';
 import { type Department, type OperatorView, type Site } from '@chat/domain';
 import { id } from '../schemas/common';
@@ -20,8 +24,15 @@ import {
   updateOperatorBody,
 } from '../schemas/http.schemas';
 import { AdminUseCase } from '../use-cases/admin.use-case';
+import { type DeadLetterView, DeadLettersUseCase } from '../use-cases/dead-letters.use-case';
 import { AdminKeyGuard } from './guards';
 import { parseInput } from './parse';
+
+const deadLetterQuery = z.strictObject({
+  limit: z.coerce.number().int().min(1).max(500).default(50),
+  before: id.optional(),
+  status: z.enum(DEAD_LETTER_STATUSES).optional(),
+});
 
 @Controller('l/admin')
 @UseGuards(AdminKeyGuard)
@@ -29,6 +40,7 @@ export class AdminController {
   constructor(
     private readonly admin: AdminUseCase,
     private readonly offlineMessages: TypeOrmOfflineMessages,
+    private readonly deadLetters: DeadLettersUseCase,
   ) {}
 
   @Get('sites')
@@ -88,5 +100,20 @@ export class AdminController {
     this.admin.listDepartments(site); // answers SITE_NOT_FOUND for an unknown site
     const max = parseInput(z.coerce.number().int().min(1).max(500).default(50), limit);
     return this.offlineMessages.listBySite(site, { limit: max });
+  }
+
+  /** Events the journal could not write, newest first; `before` is the previous `nextCursor`. */
+  @Get('dead-letters')
+  deadLetterList(
+    @Query() query: unknown,
+  ): Promise<{ items: DeadLetterView[]; nextCursor: string | null }> {
+    return this.deadLetters.list(parseInput(deadLetterQuery, query));
+  }
+
+  /** Writes a dead letter's event through the journal again (after the cause was fixed). */
+  @Post('dead-letters/:id/retry')
+  @HttpCode(200)
+  retryDeadLetter(@Param('id') deadLetterId: string): Promise<DeadLetterView> {
+    return this.deadLetters.retry(parseInput(id, deadLetterId));
   }
 }

@@ -1,6 +1,6 @@
 import { Body, Controller, Get, HttpCode, Post, Req, UseGuards } from '@nestjs/common';
-import { ThrottlerGuard } from '@nestjs/throttler';
 import { operatorSnapshot, type OperatorSnapshot, type OperatorView } from '@chat/domain';
+import { RateLimit } from '../limits/rate-limit.guard';
 import { ChatRuntime } from '../runtime/chat-runtime';
 import { loginBody, setStatusBody } from '../schemas/http.schemas';
 import { ApiError } from '../use-cases/api-error';
@@ -17,7 +17,7 @@ export class OperatorController {
 
   @Post('login')
   @HttpCode(200)
-  @UseGuards(ThrottlerGuard)
+  @RateLimit('logins')
   login(@Body() body: unknown): Promise<{ token: string; operator: OperatorView }> {
     const { email, password } = parseInput(loginBody, body);
     return this.auth.login(email, password);

@@ -1,4 +1,5 @@
 import { Body, Controller, Get, Headers, HttpCode, Param, Post } from '@nestjs/common';
+import { RateLimit } from '../limits/rate-limit.guard';
 import { ChatRuntime } from '../runtime/chat-runtime';
 import { id } from '../schemas/common';
 import { idempotencyKey, offlineMessageBody, startChatBody } from '../schemas/http.schemas';
@@ -26,6 +27,7 @@ export class VisitorController {
 
   @Post('chats')
   @HttpCode(201)
+  @RateLimit('chatStarts')
   start(
     @Body() body: unknown,
     @Headers('idempotency-key') key: string | undefined,
@@ -38,6 +40,7 @@ export class VisitorController {
 
   @Post('offline-messages')
   @HttpCode(201)
+  @RateLimit('offlineMessages')
   leaveMessage(@Body() body: unknown): Promise<{ id: string }> {
     return this.offline.execute(parseInput(offlineMessageBody, body));
   }

@@ -15,6 +15,7 @@ import {
   type StateChange,
 } from '@chat/domain';
 import { type ClusterBus } from '@chat/messaging';
+import { barrierMarkerSchema, domainEventSchema } from '../schemas/event.schemas';
 import { type StatePublisher } from './state-publisher';
 
 export { PERSISTENCE_QUEUE } from './state-publisher';
@@ -30,6 +31,17 @@ interface BarrierMarker {
   type: 'cluster.barrier';
   origin: string;
 }
+
+export interface ChatRuntimeOptions {
+  /**
+   * Called for every message from the bus dropped because it is neither a valid domain event nor a
+   * barrier marker (the server counts it as `chat_bus_rejected_total{kind="event",reason="shape"}`).
+   */
+  onRejected?: (reason: 'shape') => void;
+}
+
+/** Dropped wrong-shape events are logged at most this often (with how many were dropped). */
+const SHAPE_LOG_INTERVAL_MS = 60_000;
 
 /** How far behind the cluster this node applies others' events (for heartbeats and status). */
 export interface ReplicationStats {
@@ -60,6 +72,8 @@ export class ChatRuntime {
   private held: DomainEvent[] | null = null;
   private appliedRemote = 0;
   private lagWindowMax = 0;
+  private shapeLoggedAt = -Infinity;
+  private shapeDropsUnlogged = 0;
 
   constructor(
     readonly nodeName: string,
@@ -67,16 +81,36 @@ export class ChatRuntime {
     private readonly events: EventFactory,
     private readonly bus: ClusterBus,
     private readonly publisher: StatePublisher,
+    private readonly options: ChatRuntimeOptions = {},
   ) {}
 
-  /** Wires the bus subscription; call once before serving. */
+  /**
+   * Wires the bus subscription; call once before serving. What arrives is checked first: only a
+   * valid domain event (or barrier marker) is held or applied; anything else is dropped, counted
+   * and logged (at most once a minute), so that it can neither throw halfway through an apply nor
+   * corrupt the replica.
+   */
   attach(): void {
     this.bus.subscribe((message) => {
-      const marker = message as unknown as BarrierMarker;
-      if (marker.type === 'cluster.barrier') {
+      if ((message as { type?: unknown }).type === 'cluster.barrier') {
+        if (!barrierMarkerSchema.safeParse(message).success) {
+          this.dropWrongShape(message, 'malformed barrier marker');
+          return;
+        }
+        const marker = message as unknown as BarrierMarker;
         if (marker.origin === this.nodeName) this.barriers.get(marker.id)?.();
         return;
       }
+      const checked = domainEventSchema.safeParse(message);
+      if (!checked.success) {
+        const issue = checked.error.issues[0];
+        this.dropWrongShape(
+          message,
+          issue ? `${issue.path.join('.') || '(root)'}: ${issue.message}` : 'not a domain event',
+        );
+        return;
+      }
+      // The original, not zod's copy: fields a newer node added travel on with the event.
       if (this.held) {
         this.held.push(message as DomainEvent);
         return;
@@ -244,6 +278,30 @@ export class ChatRuntime {
         this.logger.error({ err: error, eventId: event.id }, 'change listener failed');
       }
     }
+  }
+
+  private dropWrongShape(message: unknown, problem: string): void {
+    try {
+      this.options.onRejected?.('shape');
+    } catch {
+      // Counting must not break the subscription.
+    }
+    this.shapeDropsUnlogged += 1;
+    const now = Date.now();
+    if (now - this.shapeLoggedAt < SHAPE_LOG_INTERVAL_MS) return;
+    const { id, type, origin } = message as { id?: unknown; type?: unknown; origin?: unknown };
+    this.logger.warn(
+      {
+        eventId: String(id).slice(0, 100),
+        type: String(type).slice(0, 100),
+        origin: String(origin).slice(0, 100),
+        problem: problem.slice(0, 300),
+        dropped: this.shapeDropsUnlogged,
+      },
+      'dropped a message from the bus that is not a valid event (next report in a minute at most)',
+    );
+    this.shapeLoggedAt = now;
+    this.shapeDropsUnlogged = 0;
   }
 
   private rememberOwn(id: string): void {

@@ -22,6 +22,9 @@ import { randomUUID } from 'node:crypto';
 import { type Server, type Socket } from 'socket.io';
 import { type OperatorPrincipal } from '../auth/principal';
 import { TokenService } from '../auth/token.service';
+import { ClientLimits } from '../limits/client-limits';
+import { limitSockets } from '../limits/socket-limits';
+import { Metrics } from '../metrics/metrics';
 import { ChatRuntime } from '../runtime/chat-runtime';
 import { operatorEvents, type OperatorEventPayload } from '../schemas/socket.schemas';
 import { ApiError } from '../use-cases/api-error';
@@ -56,10 +59,15 @@ export class OperatorGateway implements OnGatewayInit, OnGatewayConnection, OnGa
     private readonly assignments: AssignmentRequestsUseCase,
     private readonly endChat: EndChatUseCase,
     @Inject(MAX_PAYLOAD_BYTES) private readonly maxBytes: number,
+    private readonly metrics: Metrics,
+    private readonly limits: ClientLimits,
   ) {}
 
   afterInit(server: Server): void {
-    requireRole(server, this.tokens, 'operator');
+    requireRole(server, this.tokens, 'operator', () =>
+      this.metrics.inputRejected.inc({ channel: 'handshake' }),
+    );
+    limitSockets(server, this.limits);
     // A session closed while its socket is still here (the acting master took this node for dead
     // during a broker outage or a cut-off): closing is final in the state, so the socket gets a
     // new session. The same after a catch-up replaced the state.
@@ -157,9 +165,11 @@ export class OperatorGateway implements OnGatewayInit, OnGatewayConnection, OnGa
     @ConnectedSocket() socket: Socket,
     @MessageBody() body: unknown,
   ): Promise<SocketReply<MessageView>> {
-    return this.handle('message.send', body, (input: Data<'message.send'>) => {
+    return this.handle('message.send', body, async (input: Data<'message.send'>) => {
       const me = this.principal(socket);
       this.assertSiteChat(me, input.chatId);
+      // Counted on the chat, after the site check: nobody can spend another tenant's budget.
+      await this.limits.admit('chatMessages', input.chatId);
       return this.messages.execute({
         chatId: input.chatId,
         author: this.author(me),
@@ -266,6 +276,7 @@ export class OperatorGateway implements OnGatewayInit, OnGatewayConnection, OnGa
       body,
       this.maxBytes,
       run as (input: unknown) => T,
+      () => this.metrics.inputRejected.inc({ channel: 'socket' }),
     );
   }
 

@@ -39,6 +39,37 @@ describe(`${handleSocketEvent.name}`, () => {
     expect(run).not.toHaveBeenCalled();
   });
 
+  it('refuses a 10 000-deep payload with VALIDATION_FAILED before measuring it', async () => {
+    const run = jest.fn();
+    const refused = jest.fn();
+    const deep: unknown = JSON.parse('{"text":' + '['.repeat(10_000) + ']'.repeat(10_000) + '}');
+    await expect(handleSocketEvent(schema, deep, 100_000, run, refused)).resolves.toMatchObject({
+      ok: false,
+      error: {
+        code: 'VALIDATION_FAILED',
+        message: expect.stringContaining('nested deeper') as unknown,
+      },
+    });
+    expect(run).not.toHaveBeenCalled();
+    expect(refused).toHaveBeenCalledTimes(1);
+  });
+
+  it('refuses NUL and lone surrogates, and tells onRefused only of guard refusals', async () => {
+    const run = jest.fn();
+    const refused = jest.fn();
+    for (const text of ['a\\u0000b', '\\ud800', '\\udc00x']) {
+      const payload: unknown = JSON.parse(`{"text":"${text}"}`);
+      await expect(handleSocketEvent(schema, payload, 1000, run, refused)).resolves.toMatchObject({
+        ok: false,
+        error: { code: 'VALIDATION_FAILED', details: [{ path: 'text' }] },
+      });
+    }
+    expect(refused).toHaveBeenCalledTimes(3);
+    await handleSocketEvent(schema, { text: '' }, 1000, run, refused);
+    expect(refused).toHaveBeenCalledTimes(3);
+    expect(run).not.toHaveBeenCalled();
+  });
+
   it('maps domain errors to their code and hides unexpected ones', async () => {
     await expect(
       handleSocketEvent(schema, { text: 'a' }, 1000, () => {

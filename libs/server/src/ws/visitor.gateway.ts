@@ -18,6 +18,9 @@ import {
 import { type Server, type Socket } from 'socket.io';
 import { type VisitorPrincipal } from '../auth/principal';
 import { TokenService } from '../auth/token.service';
+import { ClientLimits } from '../limits/client-limits';
+import { limitSockets } from '../limits/socket-limits';
+import { Metrics } from '../metrics/metrics';
 import { ChatRuntime } from '../runtime/chat-runtime';
 import { visitorEvents, type VisitorEventPayload } from '../schemas/socket.schemas';
 import { ApiError } from '../use-cases/api-error';
@@ -46,10 +49,15 @@ export class VisitorGateway implements OnGatewayInit, OnGatewayConnection, OnGat
     private readonly messages: PostMessageUseCase,
     private readonly endChat: EndChatUseCase,
     @Inject(MAX_PAYLOAD_BYTES) private readonly maxBytes: number,
+    private readonly metrics: Metrics,
+    private readonly limits: ClientLimits,
   ) {}
 
   afterInit(server: Server): void {
-    requireRole(server, this.tokens, 'visitor');
+    requireRole(server, this.tokens, 'visitor', () =>
+      this.metrics.inputRejected.inc({ channel: 'handshake' }),
+    );
+    limitSockets(server, this.limits);
   }
 
   handleConnection(socket: Socket): void {
@@ -79,8 +87,9 @@ export class VisitorGateway implements OnGatewayInit, OnGatewayConnection, OnGat
     @ConnectedSocket() socket: Socket,
     @MessageBody() body: unknown,
   ): Promise<SocketReply<MessageView>> {
-    return this.handle('message.send', body, (input: Data<'message.send'>) => {
+    return this.handle('message.send', body, async (input: Data<'message.send'>) => {
       const me = principalOf<VisitorPrincipal>(socket);
+      await this.limits.admit('chatMessages', me.chatId);
       return this.messages.execute({
         chatId: me.chatId,
         author: this.author(me),
@@ -163,6 +172,7 @@ export class VisitorGateway implements OnGatewayInit, OnGatewayConnection, OnGat
       body,
       this.maxBytes,
       run as (input: unknown) => T,
+      () => this.metrics.inputRejected.inc({ channel: 'socket' }),
     );
   }
 

@@ -1,6 +1,6 @@
 import { describeError } from './describe-error';
 
-export type RequiredService = 'postgres' | 'rabbitmq';
+export type RequiredService = 'postgres' | 'rabbitmq' | 'redis';
 
 /**
  * Runs `check` (e.g. connect and `SELECT 1`) and turns any failure - or no answer within

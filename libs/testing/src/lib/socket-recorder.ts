@@ -24,11 +24,17 @@ export class SocketRecorder {
     url: string,
     path: string,
     token: string | undefined,
-    options: { timeoutMs?: number; query?: Record<string, string> } = {},
+    options: {
+      timeoutMs?: number;
+      query?: Record<string, string>;
+      /** handshake headers (Node's websocket transport), e.g. `x-forwarded-for` */
+      headers?: Record<string, string>;
+    } = {},
   ): Promise<SocketRecorder> {
     const socket = io(url, {
       path,
       ...(options.query ? { query: options.query } : {}),
+      ...(options.headers ? { extraHeaders: options.headers } : {}),
       auth: token === undefined ? {} : { token },
       transports: ['websocket'],
       reconnection: false,

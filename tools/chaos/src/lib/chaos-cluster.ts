@@ -154,6 +154,8 @@ export class ChaosCluster {
       DATABASE_URL: this.databaseUrl,
       DATABASE_SCHEMA: this.schema,
       JWT_SECRET: options.jwtSecret,
+      // Signs every broker message (docs/protocol.md "Cluster wire security"); the same on every node.
+      CLUSTER_SECRET: `chaos-cluster-secret-of-${options.clusterName}-0123456789abcdef`,
       ADMIN_API_KEY: options.adminKey,
       MQ_HOST: '127.0.0.1',
       MQ_PORT: String(this.proxy(node).port),

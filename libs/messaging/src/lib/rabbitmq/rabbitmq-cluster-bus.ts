@@ -14,9 +14,16 @@ import {
   type RabbitMqParticipant,
 } from './rabbitmq-connection';
 import {
+  MessageRejections,
+  type MessageSigner,
+  type RejectReason,
+  type RejectionListener,
+  claimedSigner,
+} from './message-signing';
+import {
   ReturnedMessages,
-  WORK_QUEUE_OPTIONS,
   confirmedPublish,
+  declareWorkQueue,
   parseJsonMessage,
   safely,
   serialise,
@@ -48,10 +55,27 @@ export interface RabbitMqClusterBusOptions {
    * Full broker names of work queues (e.g. the persistence queue) bound to the state exchange:
    * the broker routes a copy of every event into each of them with the same publish, atomically
    * with the nodes' copies, and the publish's confirm covers them too. Declared with the work
-   * queues' own arguments. Barrier markers and other bus-only messages land there as well;
-   * their consumers skip what they do not handle.
+   * queues' own arguments (`workQueueOptions("<prefix><cluster>.")`, with the dead-letter
+   * exchange `<prefix><cluster>.dead-letters`), so their names must start with
+   * `<prefix><cluster>.` (as the names of a `RabbitMqWorkQueue` with that prefix do). Barrier
+   * markers and other bus-only messages land there as well; their consumers skip what they do not
+   * handle.
    */
   readonly boundWorkQueues?: readonly string[];
+  /**
+   * Signs every published event and signal, and verifies every received one before it is parsed:
+   * an unsigned or wrongly signed message, or an event whose `origin` is not its signer, is acked
+   * and dropped (never requeued), counted via `onRejected` and reported at most once a minute per
+   * reason and signer. Without a signer nothing is signed or verified (tests, single-purpose tools).
+   */
+  readonly signer?: MessageSigner;
+  /** Counts messages dropped on arrival (see `signer`; also bodies that are not JSON). */
+  readonly onRejected?: RejectionListener;
+  /**
+   * With a `signer`: a signal field that, when present, must name the signer (e.g. a heartbeat's
+   * `node`), as `origin` must for events. Default: none.
+   */
+  readonly signalOriginField?: string;
   /** Receives handler errors and connection problems. Default: console.error. */
   readonly onError?: BusErrorReporter;
 }
@@ -116,6 +140,7 @@ export class RabbitMqClusterBus<
   readonly names: RabbitMqClusterBusNames;
   private readonly options: RabbitMqClusterBusOptions;
   private readonly onError: BusErrorReporter;
+  private readonly rejections: MessageRejections;
   private readonly eventHandlers: BusHandler<TEvent>[] = [];
   private readonly signalHandlers: BusHandler<TSignal>[] = [];
   private readonly ownsConnection: boolean;
@@ -123,6 +148,8 @@ export class RabbitMqClusterBus<
   private channels: Channels | undefined;
   private started = false;
   private eventTail: Promise<void> = Promise.resolve();
+  /** `<prefix><cluster>`: every name of the cluster starts with it. */
+  private readonly base: string;
   private signalTail: Promise<void> = Promise.resolve();
 
   constructor(options: RabbitMqClusterBusOptions) {
@@ -137,9 +164,13 @@ export class RabbitMqClusterBus<
     }
     this.options = options;
     this.onError = options.onError ?? defaultOnError;
+    this.rejections = new MessageRejections(options.onRejected, (error) =>
+      this.report(error, 'event', 'rejected message'),
+    );
     this.ownsConnection = options.connection === undefined;
     this.connection = options.connection ?? this.createConnection();
     const base = `${options.prefix ?? ''}${options.clusterName}`;
+    this.base = base;
     this.names = {
       stateExchange: `${base}.state`,
       signalExchange: `${base}.signals`,
@@ -228,6 +259,7 @@ export class RabbitMqClusterBus<
       body,
       messageId: event.id,
       appId: this.options.nodeName,
+      ...(this.options.signer ? { headers: this.options.signer.headers(event.id, body) } : {}),
       what: `Event ${event.id}`,
     });
   }
@@ -248,6 +280,7 @@ export class RabbitMqClusterBus<
         messageId: signal.id,
         contentType: 'application/json',
         appId: this.options.nodeName,
+        ...(this.options.signer ? { headers: this.options.signer.headers(signal.id, body) } : {}),
       });
       if (!accepted) {
         channels.signalsBlocked = true;
@@ -311,7 +344,7 @@ export class RabbitMqClusterBus<
       });
       await consume.bindQueue(names.stateQueue, names.stateExchange, '');
       for (const queue of this.options.boundWorkQueues ?? []) {
-        await consume.assertQueue(queue, WORK_QUEUE_OPTIONS);
+        await declareWorkQueue(consume, queue, `${this.base}.`);
         await consume.bindQueue(queue, names.stateExchange, '');
       }
       // Signals are ephemeral: an exclusive, auto-delete queue per process instance.
@@ -378,9 +411,8 @@ export class RabbitMqClusterBus<
       return;
     }
     const channel = kind === 'event' ? channels.consume : channels.signals;
-    const parsed = parseJsonMessage<BusMessage>(message, (value) => typeof value.id === 'string');
-    if (!parsed.ok) {
-      this.report(parsed.error, kind, (message.properties.messageId as string | undefined) ?? '?');
+    const parsed = this.accept(kind, message);
+    if (!parsed) {
       settle(channel, message, 'ack');
       return;
     }
@@ -388,13 +420,13 @@ export class RabbitMqClusterBus<
       kind === 'event' ? this.eventHandlers : this.signalHandlers
     ) as BusHandler<BusMessage>[];
     const results = await Promise.allSettled(
-      handlers.map((handler) => Promise.resolve().then(() => handler(parsed.value))),
+      handlers.map((handler) => Promise.resolve().then(() => handler(parsed))),
     );
     let failed = false;
     for (const result of results) {
       if (result.status === 'rejected') {
         failed = true;
-        this.report(result.reason, kind, parsed.value.id);
+        this.report(result.reason, kind, parsed.id);
       }
     }
     if (!failed || kind === 'signal') {
@@ -403,12 +435,53 @@ export class RabbitMqClusterBus<
       settle(channel, message, 'requeue');
     } else {
       this.report(
-        new Error(`Event ${parsed.value.id} failed again on redelivery; dropped`),
+        new Error(`Event ${parsed.id} failed again on redelivery; dropped`),
         kind,
-        parsed.value.id,
+        parsed.id,
       );
       settle(channel, message, 'ack');
     }
+  }
+
+  /**
+   * Verifies (with a signer) and parses one delivery. Returns the message for the handlers, or
+   * undefined when it was dropped (counted and reported).
+   */
+  private accept(kind: Kind, message: ConsumeMessage): BusMessage | undefined {
+    const messageId = message.properties.messageId as unknown;
+    const id = typeof messageId === 'string' ? messageId : '';
+    const what = `${kind} ${id === '' ? '(no message id)' : JSON.stringify(id)}`;
+    const signer = this.options.signer;
+    let verifiedSigner: string | undefined;
+    if (signer) {
+      const verified = signer.verify(message, id);
+      if (!verified.ok) {
+        this.rejections.reject(kind, verified.reason, claimedSigner(message), what);
+        return undefined;
+      }
+      verifiedSigner = verified.signer;
+    }
+    const reject = (reason: RejectReason): undefined => {
+      this.rejections.reject(kind, reason, verifiedSigner ?? claimedSigner(message), what);
+      return undefined;
+    };
+    const parsed = parseJsonMessage<BusMessage>(message, (value) => typeof value.id === 'string');
+    if (!parsed.ok || (signer && parsed.value.id !== id)) {
+      return reject('malformed');
+    }
+    if (verifiedSigner !== undefined) {
+      const body = parsed.value as unknown as Record<string, unknown>;
+      const field = kind === 'event' ? 'origin' : this.options.signalOriginField;
+      // An event must name its signer as its origin; a signal only when it has the field.
+      if (
+        field !== undefined &&
+        (kind === 'event' || body[field] !== undefined) &&
+        body[field] !== verifiedSigner
+      ) {
+        return reject('origin');
+      }
+    }
+    return parsed.value;
   }
 
   private consumerTag(what: 'state' | 'signals'): string {

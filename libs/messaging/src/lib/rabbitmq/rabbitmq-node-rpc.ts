@@ -22,6 +22,12 @@ import {
   RabbitMqNotConnectedError,
   type RabbitMqParticipant,
 } from './rabbitmq-connection';
+import {
+  MessageRejections,
+  type MessageSigner,
+  type RejectionListener,
+  claimedSigner,
+} from './message-signing';
 import { errorText, parseJsonMessage, safely, serialise } from './rabbitmq-support';
 
 export interface RabbitMqNodeRpcOptions {
@@ -43,6 +49,17 @@ export interface RabbitMqNodeRpcOptions {
   readonly reclaimIntervalMs?: number;
   /** Receives failing channels, malformed messages and a lost node name. Default: console.error. */
   readonly onError?: RabbitMqErrorReporter;
+  /**
+   * Signs every request and reply, and verifies every received one before it is parsed (anyone who
+   * may publish to the vhost's default exchange can put a message into a node's queue). Dropped
+   * without an answer: an unsigned or wrongly signed message, a request whose `caller.node` is not
+   * its signer, a reply not signed by the node that was asked (the request keeps waiting for the
+   * real reply). Counted via `onRejected`, reported at most once a minute per reason and signer.
+   * Without a signer nothing is signed or verified.
+   */
+  readonly signer?: MessageSigner;
+  /** Counts messages dropped on arrival (see `signer`). */
+  readonly onRejected?: RejectionListener;
 }
 
 /** The broker's reply code when another connection holds an exclusive queue (RESOURCE_LOCKED). */
@@ -114,6 +131,7 @@ export class RabbitMqNodeRpc extends NodeRpc implements RabbitMqParticipant {
   private readonly options: RabbitMqNodeRpcOptions;
   private readonly connection: RabbitMqConnection;
   private readonly onError: RabbitMqErrorReporter;
+  private readonly rejections: MessageRejections;
   private readonly handlers: RpcHandlers;
   private readonly pending = new Map<string, Pending>();
   private current: Current | undefined;
@@ -135,6 +153,9 @@ export class RabbitMqNodeRpc extends NodeRpc implements RabbitMqParticipant {
     this.options = options;
     this.connection = options.connection;
     this.onError = options.onError ?? defaultOnError;
+    this.rejections = new MessageRejections(options.onRejected, (error) =>
+      this.report(error, 'delivery'),
+    );
     this.nodeName = options.nodeName;
     this.queueName = this.queueOf(options.nodeName);
     this.handlers = new RpcHandlers(options.nodeName);
@@ -241,6 +262,7 @@ export class RabbitMqNodeRpc extends NodeRpc implements RabbitMqParticipant {
         expiration: String(Math.ceil(timeoutMs)),
         contentType: 'application/json',
         appId: this.nodeName,
+        ...this.signed(requestId(correlationId, this.queueName), body),
       });
     } catch (error) {
       pending.settle({
@@ -406,7 +428,12 @@ export class RabbitMqNodeRpc extends NodeRpc implements RabbitMqParticipant {
     } else if (type === 'request') {
       void this.serve(message);
     } else {
-      this.report(new Error(`Unexpected message type ${String(type)}; dropped`), 'delivery');
+      this.rejections.reject(
+        'rpc',
+        'malformed',
+        claimedSigner(message),
+        `message of unexpected type ${JSON.stringify(String(type))}`,
+      );
     }
   }
 
@@ -415,6 +442,9 @@ export class RabbitMqNodeRpc extends NodeRpc implements RabbitMqParticipant {
     const pending = typeof correlationId === 'string' ? this.pending.get(correlationId) : undefined;
     if (!pending) {
       return; // the request timed out (or was rejected) already
+    }
+    if (!this.verified(message, replyId(correlationId as string), pending.node)) {
+      return; // not the asked node's answer: keep waiting for it
     }
     const parsed = parseJsonMessage<RpcReply>(message, isRpcReply);
     if (parsed.ok) {
@@ -434,10 +464,23 @@ export class RabbitMqNodeRpc extends NodeRpc implements RabbitMqParticipant {
       correlationId?: unknown;
     };
     if (typeof replyTo !== 'string' || typeof correlationId !== 'string') {
-      this.report(new Error('Request without replyTo or correlationId; dropped'), 'delivery');
+      this.rejections.reject(
+        'rpc',
+        'malformed',
+        claimedSigner(message),
+        'request without replyTo or correlationId',
+      );
       return;
     }
+    const signer = this.verified(message, requestId(correlationId, replyTo));
+    if (signer === false) {
+      return; // no answer: the caller (if any) times out
+    }
     const parsed = parseJsonMessage<RequestBody>(message, isRequestBody);
+    if (parsed.ok && signer !== true && parsed.value.caller.node !== signer) {
+      this.rejections.reject('rpc', 'origin', signer, `request ${JSON.stringify(correlationId)}`);
+      return;
+    }
     const reply: RpcReply = parsed.ok
       ? await this.handlers.run(parsed.value.method, parsed.value.payload, parsed.value.caller)
       : { ok: false, error: { code: 'MALFORMED_REQUEST', message: parsed.error.message } };
@@ -464,10 +507,40 @@ export class RabbitMqNodeRpc extends NodeRpc implements RabbitMqParticipant {
         persistent: false,
         contentType: 'application/json',
         appId: this.nodeName,
+        ...this.signed(replyId(correlationId), body),
       });
     } catch (error) {
       this.report(error, `reply ${correlationId} could not be published`);
     }
+  }
+
+  /** The signature headers of a message (none without a signer). */
+  private signed(id: string, body: Buffer): { headers?: Record<string, string> } {
+    return this.options.signer ? { headers: this.options.signer.headers(id, body) } : {};
+  }
+
+  /**
+   * Verifies a received message (with a signer): its signer, or true without a signer; false when
+   * it was dropped (counted and reported). With `from`, the signer must be that node.
+   */
+  private verified(message: Message, id: string, from?: string): string | true | false {
+    const signer = this.options.signer;
+    if (!signer) {
+      return true;
+    }
+    const what = `${String(message.properties.type)} ${JSON.stringify(
+      String(message.properties.correlationId),
+    )}`;
+    const verified = signer.verify(message, id);
+    if (!verified.ok) {
+      this.rejections.reject('rpc', verified.reason, claimedSigner(message), what);
+      return false;
+    }
+    if (from !== undefined && verified.signer !== from) {
+      this.rejections.reject('rpc', 'origin', verified.signer, what);
+      return false;
+    }
+    return verified.signer;
   }
 
   /** A request the broker could route to no queue: no live process holds the target's name. */
@@ -518,6 +591,15 @@ export class RabbitMqNodeRpc extends NodeRpc implements RabbitMqParticipant {
       // A failing reporter must not break anything.
     }
   }
+}
+
+/** What a request's signature covers besides the body: its correlation id and reply queue. */
+function requestId(correlationId: string, replyTo: string): string {
+  return `request:${correlationId}:${replyTo}`;
+}
+
+function replyId(correlationId: string): string {
+  return `reply:${correlationId}`;
 }
 
 function isRequestBody(value: Record<string, unknown>): boolean {

@@ -1,18 +1,88 @@
 import type { Channel, ConfirmChannel, ConsumeMessage, Message, Options } from 'amqplib';
 
 /**
- * Every work queue is a durable quorum queue. Quorum queues count deliveries themselves and hand
- * the count over as the `x-delivery-count` header, which becomes {@link QueuedItem.deliveryCount};
- * a classic queue only says `redelivered: true|false`. Every node declares them with exactly these
- * arguments (the broker refuses a declaration whose arguments differ from the existing queue's).
- * The state bus declares the queues it routes copies into (`boundWorkQueues`) with the same
- * arguments. No `x-delivery-limit` is set: RabbitMQ 3.x then redelivers without limit, as the contract asks
- * (RabbitMQ 4 applies a default limit of 20; see the README).
+ * Deliveries of one work item before the broker dead-letters it: 1 + this many redeliveries. Set
+ * explicitly on every work queue (RabbitMQ 3.x has no limit by default, RabbitMQ 4 drops after 20).
  */
-export const WORK_QUEUE_OPTIONS: Options.AssertQueue = {
-  durable: true,
-  arguments: { 'x-queue-type': 'quorum' },
-};
+export const WORK_QUEUE_DELIVERY_LIMIT = 10;
+
+/**
+ * The dead-letter exchange and queue of the work queues whose names start with `queuePrefix`
+ * (in a node: `<MQ_NODE_ID_PREFIX><cluster>.`, so `chat.default.dead-letters`).
+ */
+export function deadLetterName(queuePrefix: string): string {
+  return `${queuePrefix}dead-letters`;
+}
+
+/**
+ * The arguments of every work queue whose name starts with `queuePrefix`. Every work queue is a
+ * durable quorum queue: quorum queues count deliveries themselves and hand the count over as the
+ * `x-delivery-count` header, which becomes `QueuedItem.deliveryCount` (a classic queue only
+ * says `redelivered: true|false`), and enforce `x-delivery-limit`. A message the broker gives up on
+ * (the limit, or a consumer's reject without requeue) goes to the dead-letter exchange
+ * {@link deadLetterName}, at least once (`x-dead-letter-strategy: at-least-once`: the queue keeps
+ * the message until the dead-letter queue confirmed it; this strategy needs
+ * `x-overflow: reject-publish`, which changes nothing without a length limit).
+ *
+ * Every node declares the work queues with exactly these arguments: the broker refuses
+ * (PRECONDITION_FAILED) a declaration whose arguments differ from the existing queue's. The state
+ * bus declares the queues it routes copies into (`boundWorkQueues`) with this same function.
+ */
+export function workQueueOptions(queuePrefix: string): Options.AssertQueue {
+  return {
+    durable: true,
+    arguments: {
+      'x-queue-type': 'quorum',
+      'x-delivery-limit': WORK_QUEUE_DELIVERY_LIMIT,
+      'x-dead-letter-exchange': deadLetterName(queuePrefix),
+      'x-dead-letter-strategy': 'at-least-once',
+      'x-overflow': 'reject-publish',
+    },
+  };
+}
+
+/** The broker's reply code for a declaration that contradicts the existing object. */
+const PRECONDITION_FAILED = 406;
+
+/**
+ * Declares the dead-letter exchange {@link deadLetterName} (durable fanout) and the queue of the
+ * same name bound to it (durable, classic: no delivery limit in any RabbitMQ version, so a dead
+ * letter is never dropped for being retried). Returns the name.
+ */
+export async function declareDeadLetters(channel: Channel, queuePrefix: string): Promise<string> {
+  const deadLetters = deadLetterName(queuePrefix);
+  await channel.assertExchange(deadLetters, 'fanout', { durable: true });
+  await channel.assertQueue(deadLetters, { durable: true });
+  await channel.bindQueue(deadLetters, deadLetters, '');
+  return deadLetters;
+}
+
+/**
+ * Declares the dead letters ({@link declareDeadLetters}), then the work queue `queue` with
+ * {@link workQueueOptions}. A PRECONDITION_FAILED (the queue exists with other
+ * arguments, e.g. declared by an older version) is rethrown with what to do about it.
+ */
+export async function declareWorkQueue(
+  channel: Channel,
+  queue: string,
+  queuePrefix: string,
+): Promise<void> {
+  const deadLetters = await declareDeadLetters(channel, queuePrefix);
+  try {
+    await channel.assertQueue(queue, workQueueOptions(queuePrefix));
+  } catch (error) {
+    if ((error as { code?: unknown }).code === PRECONDITION_FAILED) {
+      throw new Error(
+        `Work queue "${queue}" exists with other arguments than this version declares ` +
+          `(x-queue-type quorum, x-delivery-limit ${WORK_QUEUE_DELIVERY_LIMIT}, ` +
+          `x-dead-letter-exchange "${deadLetters}"): drain and delete it, or see docs/operations.md ` +
+          '"Work queues: delivery limit and dead letters"',
+        { cause: error },
+      );
+    }
+    throw error;
+  }
+}
 
 /** JSON-encodes a message body; throws when the value has no JSON form. */
 export function serialise(value: unknown, what: string): Buffer {
@@ -77,6 +147,8 @@ export interface ConfirmedPublish {
   readonly body: Buffer;
   readonly messageId: string;
   readonly appId?: string;
+  /** AMQP headers, e.g. the signature (`MessageSigner.headers`). */
+  readonly headers?: Record<string, string>;
   /** For error messages, e.g. "Event 0190…". */
   readonly what: string;
 }
@@ -104,6 +176,7 @@ export function confirmedPublish(
           messageId: publish.messageId,
           contentType: 'application/json',
           ...(publish.appId === undefined ? {} : { appId: publish.appId }),
+          ...(publish.headers === undefined ? {} : { headers: publish.headers }),
           timestamp: Math.floor(Date.now() / 1000),
         },
         (error: unknown) => {
@@ -162,13 +235,20 @@ export function errorText(error: unknown): string {
   return error instanceof Error ? error.message : String(error);
 }
 
-/** Acks or requeues; a closed channel is ignored (the broker then redelivers the message). */
-export function settle(channel: Channel, message: ConsumeMessage, how: 'ack' | 'requeue'): void {
+/**
+ * Acks, requeues or rejects (no requeue: to the queue's dead-letter exchange, if it has one); a
+ * closed channel is ignored (the broker then redelivers the message).
+ */
+export function settle(
+  channel: Channel,
+  message: ConsumeMessage,
+  how: 'ack' | 'requeue' | 'reject',
+): void {
   try {
     if (how === 'ack') {
       channel.ack(message);
     } else {
-      channel.nack(message, false, true);
+      channel.nack(message, false, how === 'requeue');
     }
   } catch {
     // Channel closed meanwhile: the message is redelivered on the next connection.

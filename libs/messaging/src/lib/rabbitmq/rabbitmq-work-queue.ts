@@ -1,4 +1,4 @@
-import type { Channel, ChannelModel, ConfirmChannel, ConsumeMessage } from 'amqplib';
+import type { Channel, ChannelModel, ConfirmChannel, ConsumeMessage, Message } from 'amqplib';
 import type { WorkQueueErrorContext } from '../in-process-work-queue';
 import {
   type BatchHandler,
@@ -11,6 +11,13 @@ import {
   retryDelayMs,
 } from '../work-queue';
 import {
+  MessageRejections,
+  type MessageSigner,
+  type RejectReason,
+  type RejectionListener,
+  claimedSigner,
+} from './message-signing';
+import {
   RabbitMqConnection,
   type RabbitMqConnectionOptions,
   RabbitMqNotConnectedError,
@@ -18,8 +25,11 @@ import {
 } from './rabbitmq-connection';
 import {
   ReturnedMessages,
-  WORK_QUEUE_OPTIONS as QUEUE_OPTIONS,
+  WORK_QUEUE_DELIVERY_LIMIT,
   confirmedPublish,
+  deadLetterName,
+  declareDeadLetters,
+  declareWorkQueue,
   interruptibleDelay,
   safely,
   serialise,
@@ -39,7 +49,48 @@ export interface RabbitMqWorkQueueOptions extends RetryBackoffOptions {
   readonly onHandlerError?: (error: unknown, context: WorkQueueErrorContext) => void;
   /** Receives connection problems and dropped malformed messages. Default: console.error. */
   readonly onError?: (error: unknown, context: string) => void;
+  /**
+   * Signs every published item; consumers verify every delivery before parsing it (an attacker
+   * may publish straight into a queue). An item that is unsigned, wrongly signed or not JSON is
+   * rejected without requeue, i.e. moved to the dead-letter queue at once and never handed to a
+   * handler; it is counted via `onRejected` and reported at most once a minute per reason and
+   * signer. Without a signer nothing is signed or verified (non-JSON bodies are still
+   * dead-lettered).
+   */
+  readonly signer?: MessageSigner;
+  /** Counts items dead-lettered on arrival (see `signer`). */
+  readonly onRejected?: RejectionListener;
 }
+
+/** A message the broker dead-lettered from a work queue, as {@link RabbitMqWorkQueue.consumeDeadLetters} hands it over. */
+export interface DeadLetterItem {
+  /** The work queue it came from, without the prefix (e.g. "chat.persistence"); "" when unknown. */
+  readonly queue: string;
+  /** Its AMQP `messageId` (the item's unique id, an event's id); "" when it had none. */
+  readonly uniqueId: string;
+  /** The body as UTF-8 text, whatever it is (it may not be JSON). */
+  readonly body: string;
+  /**
+   * Why the broker dead-lettered it (`x-first-death-reason`): "rejected" (a consumer refused it:
+   * unsigned, wrongly signed or not JSON), "delivery_limit" (handed out
+   * `WORK_QUEUE_DELIVERY_LIMIT + 1` times without an ack), "expired", "maxlen"; "unknown" when the
+   * message was published straight to the dead-letter exchange.
+   */
+  readonly reason: string;
+  /** Deliveries before it was dead-lettered: the limit + 1 for "delivery_limit", else 1 (at least). */
+  readonly deliveryCount: number;
+  /**
+   * The node that signed it, verified with the queue's `signer` (the signature survives
+   * dead-lettering); null when it is not validly signed, i.e. it came from outside the cluster
+   * (never replay such a letter), or when the queue has no signer.
+   */
+  readonly signer: string | null;
+  /** When the broker dead-lettered it (second precision), or null. */
+  readonly deadLetteredAt: Date | null;
+}
+
+/** Handles one dead letter; resolving acks it, throwing requeues it after a backoff. */
+export type DeadLetterHandler = (letter: DeadLetterItem) => Promise<void>;
 
 const defaultOnHandlerError = (error: unknown, context: WorkQueueErrorContext): void => {
   console.error(
@@ -80,12 +131,20 @@ interface PublishChannel {
  *   at a time per consumer; several consumers (on any nodes) share a queue's items.
  * - Resolving acks the batch. Throwing reports the error, waits a capped exponential backoff by the
  *   batch's highest delivery count, then nacks the batch with requeue; the broker redelivers it
- *   (to any consumer) with `x-delivery-count` incremented.
+ *   (to any consumer) with `x-delivery-count` incremented. After `WORK_QUEUE_DELIVERY_LIMIT` (10)
+ *   redeliveries the broker moves an item to the dead-letter exchange `<prefix>dead-letters`
+ *   instead (see {@link consumeDeadLetters}). A handler that can tell a passing failure (the
+ *   database is down) should wait it out itself rather than throw, so that an outage of any
+ *   length uses up no deliveries (the persistence worker does).
+ * - With a `signer`, every item published is signed, and every delivery is verified before it is
+ *   parsed; an item that fails (or is not JSON) is rejected without requeue, straight to the dead
+ *   letters, and never reaches a handler.
  * - After a reconnect every consumer is attached again; batches being handled on the lost channel
  *   cannot be acked any more and are redelivered.
  */
 export class RabbitMqWorkQueue extends WorkQueue implements RabbitMqParticipant {
   private readonly options: RabbitMqWorkQueueOptions;
+  private readonly rejections: MessageRejections;
   private readonly backoff: Required<RetryBackoffOptions>;
   private readonly ownsConnection: boolean;
   private readonly consumers = new Set<RabbitMqConsumer>();
@@ -100,6 +159,9 @@ export class RabbitMqWorkQueue extends WorkQueue implements RabbitMqParticipant 
       throw new Error('RabbitMqWorkQueue needs exactly one of `url` and `connection`');
     }
     this.options = options;
+    this.rejections = new MessageRejections(options.onRejected, (error) =>
+      this.report(error, 'item rejected to the dead-letter queue'),
+    );
     this.backoff = {
       retryBaseDelayMs: options.retryBaseDelayMs ?? DEFAULT_RETRY_BACKOFF.retryBaseDelayMs,
       retryMaxDelayMs: options.retryMaxDelayMs ?? DEFAULT_RETRY_BACKOFF.retryMaxDelayMs,
@@ -188,6 +250,7 @@ export class RabbitMqWorkQueue extends WorkQueue implements RabbitMqParticipant 
           routingKey: name,
           body,
           messageId: uniqueId,
+          ...(this.options.signer ? { headers: this.options.signer.headers(uniqueId, body) } : {}),
           what: `Item ${uniqueId}`,
         }),
       )
@@ -203,12 +266,61 @@ export class RabbitMqWorkQueue extends WorkQueue implements RabbitMqParticipant 
     if (!Number.isFinite(options.lingerMs) || options.lingerMs < 0) {
       throw new RangeError(`lingerMs must be a non-negative number, got ${options.lingerMs}`);
     }
+    const brokerQueue = this.queueName(queue);
+    return this.addConsumer({
+      queue,
+      brokerQueue,
+      declare: (channel) => declareWorkQueue(channel, brokerQueue, this.options.prefix ?? ''),
+      decode: (message) => this.decode(queue, brokerQueue, message),
+      options,
+      handler,
+    });
+  }
+
+  /** The broker queue (and exchange) that receives this work queue's dead letters. */
+  get deadLetterQueueName(): string {
+    return deadLetterName(this.options.prefix ?? '');
+  }
+
+  /**
+   * Registers a competing consumer of the dead-letter queue ({@link deadLetterQueueName}), which
+   * holds what the broker gave up on in every work queue of this prefix: items rejected on arrival
+   * (unsigned, wrongly signed, not JSON) and items handed out `WORK_QUEUE_DELIVERY_LIMIT + 1` times
+   * without an ack. One letter at a time; resolving acks it (it leaves the broker), throwing
+   * requeues it after the backoff, for ever (the dead-letter queue has no delivery limit). Every
+   * letter is handed over, signed or not; {@link DeadLetterItem.signer} says whether it is.
+   */
+  consumeDeadLetters(handler: DeadLetterHandler): Consumer {
+    const prefix = this.options.prefix ?? '';
+    const brokerQueue = deadLetterName(prefix);
+    return this.addConsumer({
+      queue: brokerQueue,
+      brokerQueue,
+      declare: (channel) => declareDeadLetters(channel, prefix).then(() => undefined),
+      decode: (message) => ({
+        queue: brokerQueue,
+        uniqueId: stringProperty(message.properties.messageId) ?? '',
+        payload: deadLetterOf(message, prefix, this.options.signer),
+        deliveryCount: message.fields.redelivered ? 2 : 1,
+      }),
+      options: { batchSize: 1, lingerMs: 0 },
+      handler: async (batch) => {
+        for (const item of batch) {
+          await handler(item.payload as DeadLetterItem);
+        }
+      },
+    });
+  }
+
+  private addConsumer(
+    settings: Pick<
+      ConsumerSettings,
+      'queue' | 'brokerQueue' | 'declare' | 'decode' | 'options' | 'handler'
+    >,
+  ): Consumer {
     const consumer = new RabbitMqConsumer(
       {
-        queue,
-        brokerQueue: this.queueName(queue),
-        options,
-        handler,
+        ...settings,
         delayBeforeRetry: (deliveryCount) => retryDelayMs(deliveryCount, this.backoff),
         reportHandlerError: (error, context) => this.reportHandlerError(error, context),
         report: (error, context) => this.report(error, context),
@@ -219,10 +331,46 @@ export class RabbitMqWorkQueue extends WorkQueue implements RabbitMqParticipant 
     this.consumers.add(consumer);
     if (this.started) {
       this.connection.attach(consumer).catch((error: unknown) => {
-        this.report(error, `attaching a consumer of "${queue}" failed; resetting the connection`);
+        this.report(
+          error,
+          `attaching a consumer of "${settings.queue}" failed; resetting the connection`,
+        );
       });
     }
     return consumer;
+  }
+
+  /**
+   * Turns a delivery into an item, after verifying it (with a signer); or says it must be
+   * dead-lettered (counted and reported here).
+   */
+  private decode(queue: string, brokerQueue: string, message: ConsumeMessage): Decoded {
+    const uniqueId = stringProperty(message.properties.messageId) ?? '';
+    const reject = (reason: RejectReason, signer: string | undefined): Decoded => {
+      this.rejections.reject(
+        'work',
+        reason,
+        signer,
+        `item ${JSON.stringify(uniqueId)} of "${brokerQueue}" (moved to the dead letters)`,
+      );
+      return { rejected: reason };
+    };
+    let signer: string | undefined;
+    if (this.options.signer) {
+      const verified = this.options.signer.verify(message, uniqueId);
+      if (!verified.ok) {
+        return reject(verified.reason, claimedSigner(message));
+      }
+      signer = verified.signer;
+    }
+    let payload: unknown;
+    try {
+      payload = JSON.parse(message.content.toString('utf8')) as unknown;
+    } catch {
+      // A body that is not JSON can never be handled: dead-letter it rather than loop on it.
+      return reject('malformed', signer ?? claimedSigner(message));
+    }
+    return { queue, uniqueId, payload, deliveryCount: deliveryCountOf(message) };
   }
 
   /** @internal Opens the publish channel; runs on every (re)connect. */
@@ -263,7 +411,7 @@ export class RabbitMqWorkQueue extends WorkQueue implements RabbitMqParticipant 
   private declare(publishing: PublishChannel, name: string): Promise<void> {
     let declared = publishing.declared.get(name);
     if (!declared) {
-      declared = publishing.channel.assertQueue(name, QUEUE_OPTIONS).then(() => undefined);
+      declared = declareWorkQueue(publishing.channel, name, this.options.prefix ?? '');
       declared.catch(() => publishing.declared.delete(name));
       publishing.declared.set(name, declared);
     }
@@ -296,9 +444,15 @@ export class RabbitMqWorkQueue extends WorkQueue implements RabbitMqParticipant 
   }
 }
 
+/** A delivery as an item for the handler, or the reason it is dead-lettered instead. */
+type Decoded = QueuedItem | { readonly rejected: RejectReason };
+
 interface ConsumerSettings {
   readonly queue: string;
   readonly brokerQueue: string;
+  /** Declares the queue consumed (and what it needs) on the consumer's channel. */
+  readonly declare: (channel: Channel) => Promise<void>;
+  readonly decode: (message: ConsumeMessage) => Decoded;
   readonly options: ConsumeOptions;
   readonly handler: BatchHandler;
   readonly delayBeforeRetry: (deliveryCount: number) => number;
@@ -385,7 +539,7 @@ class RabbitMqConsumer extends Consumer implements RabbitMqParticipant {
       }
     });
     try {
-      await channel.assertQueue(brokerQueue, QUEUE_OPTIONS);
+      await this.settings.declare(channel);
       await channel.prefetch(options.batchSize);
       this.current = current;
       const { consumerTag } = await channel.consume(brokerQueue, (message) =>
@@ -467,22 +621,13 @@ class RabbitMqConsumer extends Consumer implements RabbitMqParticipant {
     const items: QueuedItem[] = [];
     const handed: ConsumeMessage[] = [];
     for (const message of messages) {
-      let payload: unknown;
-      try {
-        payload = JSON.parse(message.content.toString('utf8')) as unknown;
-      } catch (error) {
-        // A body that is not JSON can never be handled: drop it rather than loop on it.
-        this.settings.report(error, `malformed item dropped from "${this.settings.brokerQueue}"`);
-        settle(channel, message, 'ack');
+      const decoded = this.settings.decode(message);
+      if ('rejected' in decoded) {
+        // To the dead-letter exchange at once (no requeue): it can never be handled.
+        settle(channel, message, 'reject');
         continue;
       }
-      const uniqueId = message.properties.messageId as unknown;
-      items.push({
-        queue: this.settings.queue,
-        uniqueId: typeof uniqueId === 'string' ? uniqueId : '',
-        payload,
-        deliveryCount: deliveryCountOf(message),
-      });
+      items.push(decoded);
       handed.push(message);
     }
     if (items.length === 0) {
@@ -508,10 +653,64 @@ class RabbitMqConsumer extends Consumer implements RabbitMqParticipant {
         this.interruptBackoff = undefined;
       }
     }
+    // Back to the queue: redelivered (to any consumer) with the delivery count incremented, until
+    // the broker's delivery limit dead-letters it.
     for (const message of handed) {
       settle(channel, message, 'requeue');
     }
   }
+}
+
+/**
+ * Reads what the broker wrote into a dead-lettered message (`x-first-death-*`, `x-death`); the
+ * queue loses `queuePrefix`.
+ */
+function deadLetterOf(
+  message: Message,
+  queuePrefix: string,
+  signer: MessageSigner | undefined,
+): DeadLetterItem {
+  const headers = message.properties.headers ?? {};
+  const deaths = headers['x-death'] as unknown;
+  const latest = Array.isArray(deaths)
+    ? (deaths[0] as Record<string, unknown> | undefined)
+    : undefined;
+  const reason =
+    stringProperty(headers['x-first-death-reason']) ??
+    stringProperty(latest?.['reason']) ??
+    'unknown';
+  const brokerQueue =
+    stringProperty(headers['x-first-death-queue']) ?? stringProperty(latest?.['queue']) ?? '';
+  const queue =
+    queuePrefix !== '' && brokerQueue.startsWith(queuePrefix)
+      ? brokerQueue.slice(queuePrefix.length)
+      : brokerQueue;
+  const uniqueId = stringProperty(message.properties.messageId) ?? '';
+  const verified = signer?.verify(message, uniqueId);
+  return {
+    queue,
+    uniqueId,
+    body: message.content.toString('utf8'),
+    reason,
+    deliveryCount: reason === 'delivery_limit' ? WORK_QUEUE_DELIVERY_LIMIT + 1 : 1,
+    signer: verified?.ok ? verified.signer : null,
+    deadLetteredAt: timestampOf(latest?.['time']),
+  };
+}
+
+function stringProperty(value: unknown): string | undefined {
+  return typeof value === 'string' ? value : undefined;
+}
+
+/** An AMQP timestamp (seconds) as amqplib decodes it in a header table: `{ '!': 'timestamp', value }` or a number. */
+function timestampOf(value: unknown): Date | null {
+  const seconds =
+    typeof value === 'number'
+      ? value
+      : typeof value === 'object' && value !== null
+        ? (value as { value?: unknown }).value
+        : undefined;
+  return typeof seconds === 'number' && Number.isFinite(seconds) ? new Date(seconds * 1000) : null;
 }
 
 /** 1 on the first delivery; quorum queues count earlier deliveries in `x-delivery-count`. */

@@ -101,7 +101,10 @@ export class ChatRuntime {
         if (marker.origin === this.nodeName) this.barriers.get(marker.id)?.();
         return;
       }
-      const checked = domainEventSchema.safeParse(message);
+      // Own events (their echo) were made here: only others' are checked, saving the parse.
+      const checked = this.ownRecent.has(message.id)
+        ? { success: true as const }
+        : domainEventSchema.safeParse(message);
       if (!checked.success) {
         const issue = checked.error.issues[0];
         this.dropWrongShape(

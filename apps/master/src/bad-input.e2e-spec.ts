@@ -53,13 +53,6 @@ const BAD = [
 
 const DEEP = '['.repeat(10_000) + ']'.repeat(10_000);
 
-/**
- * Emits `event` with a payload given as JSON text, straight onto the engine.io socket, and
- * resolves with the ack. socket.io-client itself cannot send a 10 000-deep payload: it walks and
- * stringifies it recursively, and overflows the test's own stack first.
- */
-let rawAckId = 900_000;
-
 /** A refusal must come at once: before the fix, a NUL in a chat's name stalled the node. */
 function quick<T>(request: Promise<T>, what: string, ms = 5000): Promise<T> {
   let timer: NodeJS.Timeout | undefined;
@@ -67,26 +60,6 @@ function quick<T>(request: Promise<T>, what: string, ms = 5000): Promise<T> {
     timer = setTimeout(() => reject(new Error(`no answer within ${ms} ms: ${what}`)), ms);
   });
   return Promise.race([request, late]).finally(() => clearTimeout(timer));
-}
-
-function rawRequest(
-  recorder: SocketRecorder,
-  event: string,
-  payloadJson: string,
-): Promise<unknown> {
-  const engine = recorder.socket.io.engine;
-  const id = (rawAckId += 1);
-  const prefix = `3${id}[`;
-  return new Promise((resolve) => {
-    const onPacket = (packet: { type: string; data?: unknown }): void => {
-      if (packet.type !== 'message' || typeof packet.data !== 'string') return;
-      if (!packet.data.startsWith(prefix)) return;
-      engine.off('packet', onPacket);
-      resolve((JSON.parse(packet.data.slice(prefix.length - 1)) as unknown[])[0]);
-    };
-    engine.on('packet', onPacket);
-    engine.write(`2${id}[${JSON.stringify(event)},${payloadJson}]`);
-  });
 }
 
 describe('bad input, end to end', () => {
@@ -365,14 +338,14 @@ describe('bad input, end to end', () => {
       [operator, `"chatId":"${a.chatId}",`],
     ] as const) {
       await expect(
-        rawRequest(socket, 'message.send', `{${chat}"clientMessageId":"deep","text":${DEEP}}`),
+        socket.requestRaw('message.send', `{${chat}"clientMessageId":"deep","text":${DEEP}}`),
       ).resolves.toMatchObject({
         ok: false,
         error: { code: 'VALIDATION_FAILED', message: expect.stringContaining('nested') as unknown },
       });
     }
     await expect(
-      rawRequest(a.socket, 'message.send', '{"clientMessageId":"p","__proto__":{"text":"x"}}'),
+      a.socket.requestRaw('message.send', '{"clientMessageId":"p","__proto__":{"text":"x"}}'),
     ).resolves.toMatchObject(refusedAck('__proto__', 'is not allowed'));
     // The handshake's auth object too: the connection never opens.
     const bad = io(base, {

@@ -88,7 +88,36 @@ export class SocketRecorder {
     ) as Promise<T>;
   }
 
+  /**
+   * Emits `event` with a payload given as JSON text, straight onto the engine.io socket, and
+   * resolves with the ack. socket.io-client itself cannot send, say, a 10 000-deep payload: it
+   * walks and stringifies it recursively, and overflows the sender's own stack first.
+   */
+  requestRaw<T = unknown>(event: string, payloadJson: string, timeoutMs = 10_000): Promise<T> {
+    const engine = this.socket.io.engine;
+    const id = (rawAckId += 1);
+    const prefix = `3${id}[`;
+    return new Promise<T>((resolve, reject) => {
+      const onPacket = (packet: { type: string; data?: unknown }): void => {
+        if (packet.type !== 'message' || typeof packet.data !== 'string') return;
+        if (!packet.data.startsWith(prefix)) return;
+        clearTimeout(timer);
+        engine.off('packet', onPacket);
+        resolve((JSON.parse(packet.data.slice(prefix.length - 1)) as T[])[0] as T);
+      };
+      const timer = setTimeout(() => {
+        engine.off('packet', onPacket);
+        reject(new Error(`no ack for "${event}" within ${timeoutMs} ms`));
+      }, timeoutMs);
+      engine.on('packet', onPacket);
+      engine.write(`2${id}[${JSON.stringify(event)},${payloadJson}]`);
+    });
+  }
+
   close(): void {
     this.socket.close();
   }
 }
+
+/** Ack ids of raw requests, far above the ones socket.io-client hands out itself. */
+let rawAckId = 900_000;

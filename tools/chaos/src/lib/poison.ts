@@ -28,11 +28,8 @@ const NUL = 'nul\u0000byte';
 const SURROGATE = 'lone \ud800 surrogate';
 const REPLY_WITHIN_MS = 3000;
 
-function deep(levels: number): unknown {
-  let value: unknown = 'bottom';
-  for (let i = 0; i < levels; i += 1) value = { a: value };
-  return value;
-}
+/** JSON nested 10,000 deep, as text (building it as an object and stringifying it recurses). */
+const DEEP_JSON = '['.repeat(10_000) + ']'.repeat(10_000);
 
 /** A POST whose raw body and headers are ours (httpJson would re-encode the body). */
 function rawPost(
@@ -82,7 +79,7 @@ export async function sendPoison(target: PoisonTarget, rounds: number): Promise<
       ),
       expectRefused(
         'nested 10,000 deep',
-        rawPost(chats, JSON.stringify({ siteId, name: 'Eve', fields: deep(10_000) }), {
+        rawPost(chats, `{"siteId":"${siteId}","name":"Eve","fields":${DEEP_JSON}}`, {
           'content-type': 'application/json',
         }),
       ),
@@ -134,17 +131,19 @@ async function socketPoison(
     query: { site: target.siteId },
   });
   try {
-    const payloads: [string, unknown][] = [
-      ['NUL text', { clientMessageId: 'p-nul', text: NUL }],
-      ['lone surrogate text', { clientMessageId: 'p-sur', text: SURROGATE }],
-      ['nested 10,000 deep', { clientMessageId: 'p-deep', text: deep(10_000) }],
-      ['NUL client id', { clientMessageId: NUL, text: 'hello' }],
+    // As JSON text, sent raw: socket.io-client cannot serialise a 10,000-deep payload itself.
+    const payloads: [string, string][] = [
+      ['NUL text', JSON.stringify({ clientMessageId: 'p-nul', text: NUL })],
+      ['lone surrogate text', JSON.stringify({ clientMessageId: 'p-sur', text: SURROGATE })],
+      ['nested 10,000 deep', `{"clientMessageId":"p-deep","text":${DEEP_JSON}}`],
+      ['NUL client id', JSON.stringify({ clientMessageId: NUL, text: 'hello' })],
+      ['__proto__ key', '{"clientMessageId":"p-proto","__proto__":{"text":"x"}}'],
     ];
     for (let round = 0; round < rounds; round += 1) {
       for (const [what, payload] of payloads) {
         count();
         try {
-          const reply = await socket.request<{ ok: boolean; error?: { code: string } }>(
+          const reply = await socket.requestRaw<{ ok: boolean; error?: { code: string } }>(
             'message.send',
             payload,
             REPLY_WITHIN_MS,

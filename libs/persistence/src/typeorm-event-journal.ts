@@ -71,6 +71,10 @@ export class TypeOrmEventJournal extends EventJournal {
     );
   }
 
+  override async ping(): Promise<void> {
+    await this.dataSource.query('SELECT 1');
+  }
+
   private async write(manager: EntityManager, batch: JournalBatch): Promise<void> {
     // Writers of the same chats or config rows take turns, locking in one global (hash) order: no
     // deadlock, and each projection refresh sees the events of the writer before it.

@@ -69,10 +69,16 @@ const TRANSIENT_SYSTEM_CODES = new Set([
 
 /** Messages of pg, pg-pool, TypeORM and PGlite for a lost or closed connection, or a timeout. */
 const TRANSIENT_MESSAGE =
-  /connection terminated|connection (?:refused|reset|closed|ended|error)|not queryable|timeout|timed out|pglite is closed|pool after calling end|not connected|no connection|connection is not established|terminating connection|the database system is (?:starting up|shutting down|in recovery)/i;
+  /connection terminated|connection (?:refused|reset|closed|ended|error)|not queryable|timeout|timed out|pglite is closed|pool after calling end|not connected|no connection|connection is not established|already released|terminating connection|the database system is (?:starting up|shutting down|in recovery)/i;
 
 /** Error classes of TypeORM that mean the data source is not (or no longer) connected. */
-const TRANSIENT_NAMES = new Set(['CannotExecuteNotConnectedError', 'ConnectionIsNotSetError']);
+const TRANSIENT_NAMES = new Set([
+  'CannotExecuteNotConnectedError',
+  'ConnectionIsNotSetError',
+  // the connection of a transaction was lost or released under it (seen while PostgreSQL stopped)
+  'QueryRunnerProviderAlreadyReleasedError',
+  'QueryRunnerAlreadyReleasedError',
+]);
 
 const SQLSTATE = /^[0-9A-Z]{5}$/;
 

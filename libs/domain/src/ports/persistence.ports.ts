@@ -9,6 +9,14 @@ import type { Message } from '../model/model';
 export abstract class EventJournal {
   /** Writes a batch in one transaction; re-appending an already stored event changes nothing. */
   abstract append(events: readonly DomainEvent[]): Promise<void>;
+
+  /**
+   * Resolves when the store answers a trivial query, rejects otherwise: the persistence worker
+   * trusts a failure as the data's fault only while the store answers.
+   */
+  ping(): Promise<void> {
+    return Promise.resolve();
+  }
 }
 
 /** Rebuilds the live state at start: the stored events that replayed give the active state. */

@@ -33,9 +33,22 @@ class FakeJournal extends EventJournal {
   /** While set, every append fails with this (a transient error). */
   outage: (() => Error) | null = null;
 
+  /**
+   * While set, appends fail with an error that names no outage (no SQLSTATE, no socket code) and
+   * pings are refused: a connection lost in the middle of a write.
+   */
+  oddOutage = false;
+
+  override ping(): Promise<void> {
+    return this.oddOutage || this.outage ? Promise.reject(refused()) : Promise.resolve();
+  }
+
   override append(events: readonly DomainEvent[]): Promise<void> {
     this.appends += 1;
     if (this.outage) return Promise.reject(this.outage());
+    if (this.oddOutage) {
+      return Promise.reject(Object.assign(new Error('the driver lost it'), { name: 'OddError' }));
+    }
     if (events.some((e) => e.type === 'chat.message.added' && e.data.text === 'poison')) {
       return Promise.reject(dbError('22P05', 'unsupported Unicode escape sequence'));
     }
@@ -218,6 +231,26 @@ describe(`${PersistenceWorker.name}`, () => {
     await publish(next);
     expect(journal.written.has(next.id)).toBe(true);
     expect(worker.progress()).toEqual({ stalledForMs: 0, backlog: 0 });
+  });
+
+  it('never dead-letters what failed only because the database went away mid-write', async () => {
+    journal.oddOutage = true;
+    const events = [message('a'), message('b')];
+    let answered = 0;
+    const pending = Promise.all(events.map((e) => publish(e).then(() => (answered += 1))));
+
+    // Looks permanent (no SQLSTATE), is bisected down to single events, but the database does
+    // not answer: the worker waits instead of dead-lettering.
+    await waitUntil(() => journal.appends >= 2); // the batch, then its first half alone
+    await new Promise((r) => setTimeout(r, 100));
+    expect(answered).toBe(0);
+    expect(deadLetters.rows).toEqual([]);
+
+    journal.oddOutage = false;
+    await pending;
+    expect([...journal.written].sort()).toEqual(events.map((e) => e.id).sort());
+    expect(deadLetters.rows).toEqual([]);
+    await expect(deadLetterCount()).resolves.toBe(0);
   });
 
   it('dead-letters a malformed event (a mapper TypeError), and a redelivery of it once', async () => {

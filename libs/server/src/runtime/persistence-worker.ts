@@ -145,7 +145,8 @@ export class PersistenceWorker {
     }
     const [only] = items;
     if (items.length === 1 && only) {
-      await this.deadLetter(only, failure);
+      const confirmed = await this.confirmPermanent(only, failure);
+      if (confirmed !== null) await this.deadLetter(only, confirmed);
       settled(1);
       return;
     }
@@ -173,6 +174,53 @@ export class PersistenceWorker {
         this.updateGauge();
         await this.sleep(retryDelayMs(failures, this.backoff));
       }
+    }
+  }
+
+  /**
+   * A failure is the event's fault only if it fails again while the database answers: a write
+   * cut short by an outage can surface as an error that looks like anything (TypeORM's "query
+   * runner already released" while PostgreSQL stopped, seen in the chaos suite). So: wait until
+   * the database answers, write the event alone once more, and if that fails too, ask the
+   * database again. Returns the confirmed failure, or null when the event got written.
+   */
+  private async confirmPermanent(
+    item: QueuedItem,
+    failure: WriteFailure,
+  ): Promise<WriteFailure | null> {
+    let last = failure;
+    for (;;) {
+      await this.untilReachable(last);
+      const again = await this.untilAnswered(() =>
+        this.journal.append([item.payload as DomainEvent]),
+      );
+      if (again === null) return null;
+      if (await this.reachable()) return again;
+      last = again;
+    }
+  }
+
+  private async reachable(): Promise<boolean> {
+    try {
+      await this.journal.ping();
+      return true;
+    } catch {
+      return false;
+    }
+  }
+
+  /** Waits (an outage, logged once) until the database answers; throws once the worker stops. */
+  private async untilReachable(failure: WriteFailure): Promise<void> {
+    for (let failures = 0; ;) {
+      if (this.stopping) throw new PersistenceWorkerStoppedError();
+      if (await this.reachable()) {
+        if (failures > 0) this.endOutage();
+        return;
+      }
+      failures += 1;
+      this.noteOutage(failure);
+      this.updateGauge();
+      await this.sleep(retryDelayMs(failures, this.backoff));
     }
   }
 

@@ -1,52 +1,14 @@
-import {
-  EventFactory,
-  HybridLogicalClock,
-  UuidV7IdGenerator,
-  type Author,
-  type DomainEvent,
-} from '@chat/domain';
-import { type Consumer, InProcessClusterBus, WorkQueue } from '@chat/messaging';
-import { ChatRuntime } from '../runtime/chat-runtime';
-import { PostMessageUseCase } from './post-message.use-case';
+import { type Author } from '@chat/domain';
 import { WritePathFaults } from '../runtime/write-path-faults';
-import { BusAndQueueStatePublisher } from '../runtime/state-publisher';
-
-/** A persistence queue that refuses while `down` is true, as a broker or database outage would. */
-class FlakyQueue extends WorkQueue {
-  down = false;
-  readonly accepted: DomainEvent[] = [];
-  start(): Promise<void> {
-    return Promise.resolve();
-  }
-  stop(): Promise<void> {
-    return Promise.resolve();
-  }
-  publish(_queue: string, _id: string, payload: unknown): Promise<void> {
-    if (this.down) return Promise.reject(new Error('unavailable'));
-    this.accepted.push(payload as DomainEvent);
-    return Promise.resolve();
-  }
-  consume(): Consumer {
-    throw new Error('not used');
-  }
-}
+import { runtimeOverFlakyQueue } from '../test-support/flaky-runtime';
+import { PostMessageUseCase } from './post-message.use-case';
 
 const siteId = '01900000-0000-7000-8000-000000000001';
 const chatId = '01900000-0000-7000-8000-000000000002';
 const visitor: Author = { kind: 'visitor', id: 'v1', name: 'Vera' };
 
 async function setup() {
-  const clock = new HybridLogicalClock('n1');
-  const bus = new InProcessClusterBus();
-  await bus.start();
-  const queue = new FlakyQueue();
-  const runtime = new ChatRuntime(
-    'n1',
-    clock,
-    new EventFactory('n1', clock, new UuidV7IdGenerator()),
-    bus,
-    new BusAndQueueStatePublisher(bus, queue),
-  );
+  const { runtime, queue } = await runtimeOverFlakyQueue();
   await runtime.commit('chat.started', {
     chatId,
     siteId,

@@ -1,52 +1,14 @@
-import {
-  EventFactory,
-  HybridLogicalClock,
-  UuidV7IdGenerator,
-  type DomainEvent,
-} from '@chat/domain';
 import { JwtService } from '@nestjs/jwt';
-import { type Consumer, InProcessClusterBus, WorkQueue } from '@chat/messaging';
 import { TokenService } from '../auth/token.service';
-import { ChatRuntime } from '../runtime/chat-runtime';
-import { BusAndQueueStatePublisher } from '../runtime/state-publisher';
+import { type FlakyQueue, runtimeOverFlakyQueue } from '../test-support/flaky-runtime';
 import { StartChatUseCase } from './start-chat.use-case';
-
-/** A persistence queue that refuses while `down` is true, as a broker or database outage would. */
-class FlakyQueue extends WorkQueue {
-  down = false;
-  readonly accepted: DomainEvent[] = [];
-  start(): Promise<void> {
-    return Promise.resolve();
-  }
-  stop(): Promise<void> {
-    return Promise.resolve();
-  }
-  publish(_queue: string, _id: string, payload: unknown): Promise<void> {
-    if (this.down) return Promise.reject(new Error('unavailable'));
-    this.accepted.push(payload as DomainEvent);
-    return Promise.resolve();
-  }
-  consume(): Consumer {
-    throw new Error('not used');
-  }
-}
 
 const siteId = '01900000-0000-7000-8000-000000000001';
 const operatorId = '01900000-0000-7000-8000-0000000000a1';
 const KEY = 'retry-key-0123456789';
 
 async function setup() {
-  const clock = new HybridLogicalClock('n1');
-  const bus = new InProcessClusterBus();
-  await bus.start();
-  const queue = new FlakyQueue();
-  const runtime = new ChatRuntime(
-    'n1',
-    clock,
-    new EventFactory('n1', clock, new UuidV7IdGenerator()),
-    bus,
-    new BusAndQueueStatePublisher(bus, queue),
-  );
+  const { runtime, queue } = await runtimeOverFlakyQueue();
   await runtime.commit('site.upserted', { site: { id: siteId, name: 'S' } });
   await runtime.commit('operator.upserted', {
     operator: {

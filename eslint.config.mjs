@@ -154,13 +154,14 @@ export default tseslint.config(
     },
   },
   {
-    // tools/chaos is test code throughout: the chaos suite and the helpers only it uses.
+    // tools/chaos and tools/bench are test code throughout: suites and the helpers only they use.
     files: [
       '**/*.spec.ts',
       '**/*.int-spec.ts',
       '**/*.e2e-spec.ts',
       '**/*.chaos-spec.ts',
       'tools/chaos/src/**/*.ts',
+      'tools/bench/src/**/*.ts',
     ],
     ...jestPlugin.configs['flat/recommended'],
     rules: {

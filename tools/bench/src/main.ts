@@ -6,6 +6,8 @@
  *
  *   npm run bench -- [--rates 200,1000,2000] [--seconds 10] [--visitors 100] [--operators 25]
  *   npm run bench -- --smoke
+ *   npm run bench -- --node-env PERSIST_LINGER_MS=50     (added to our nodes' environment)
+ *   npm run bench -- --profile /tmp/prof                 (our nodes' CPU profiles, at exit)
  */
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { cpus } from 'node:os';
@@ -25,6 +27,10 @@ const { values } = parseArgs({
     visitors: { type: 'string', default: '100' },
     operators: { type: 'string', default: '25' },
     smoke: { type: 'boolean', default: false },
+    /** KEY=VALUE for our nodes' environment (tuning experiments), repeatable */
+    'node-env': { type: 'string', multiple: true, default: [] },
+    /** a directory: our nodes write CPU profiles there when they stop */
+    profile: { type: 'string' },
   },
 });
 const smoke = values.smoke;
@@ -32,6 +38,13 @@ const rates = (smoke ? '100' : values.rates).split(',').map(Number);
 const seconds = smoke ? 5 : Number(values.seconds);
 const visitors = Number(values.visitors);
 const operators = Number(values.operators);
+const nodeEnv = Object.fromEntries(
+  values['node-env'].map((pair) => {
+    const at = pair.indexOf('=');
+    if (at < 1) throw new Error(`--node-env takes KEY=VALUE, got "${pair}"`);
+    return [pair.slice(0, at), pair.slice(at + 1)];
+  }),
+);
 
 const t0 = Date.now();
 function log(line: string): void {
@@ -158,7 +171,16 @@ async function main(): Promise<void> {
   log(
     `${cpus().length} cores, node ${process.version}; rates ${rates.join(', ')}, ${seconds} s each`,
   );
-  const options = { root: ROOT, visitors, operators, log };
+  const options = {
+    root: ROOT,
+    visitors,
+    operators,
+    nodeEnv,
+    ...(values.profile ? { profileDir: values.profile } : {}),
+    log,
+  };
+  if (values['node-env'].length > 0)
+    log(`our nodes' environment adds ${values['node-env'].join(' ')}`);
   const targets: Target[] = [];
   const results: RunResult[] = [];
   try {

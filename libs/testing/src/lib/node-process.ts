@@ -16,6 +16,8 @@ export interface NodeProcessOptions {
   readonly readyTimeoutMs?: number;
   /** For messages. Default: the script. */
   readonly name?: string;
+  /** Node's own flags, before the script (e.g. `--cpu-prof`, which NODE_OPTIONS refuses). */
+  readonly nodeArgs?: readonly string[];
 }
 
 export interface ProcessExit {
@@ -109,12 +111,16 @@ export async function killAllNodeProcesses(): Promise<void> {
 }
 
 function spawnNode(options: NodeProcessOptions): ChildProcess {
-  const child = spawn(process.execPath, [options.script, ...(options.args ?? [])], {
-    cwd: options.cwd,
-    env: { ...process.env, ...options.env },
-    stdio: ['ignore', 'pipe', 'pipe'],
-    detached: false,
-  });
+  const child = spawn(
+    process.execPath,
+    [...(options.nodeArgs ?? []), options.script, ...(options.args ?? [])],
+    {
+      cwd: options.cwd,
+      env: { ...process.env, ...options.env },
+      stdio: ['ignore', 'pipe', 'pipe'],
+      detached: false,
+    },
+  );
   child.stdout?.setEncoding('utf8');
   child.stderr?.setEncoding('utf8');
   return child;

@@ -26,6 +26,10 @@ export interface TargetOptions {
   readonly root: string;
   readonly visitors: number;
   readonly operators: number;
+  /** added to our nodes' environment (tuning experiments) */
+  readonly nodeEnv?: Record<string, string>;
+  /** when set, our nodes write CPU profiles (`--cpu-prof`) into this directory at exit */
+  readonly profileDir?: string;
   readonly log: (line: string) => void;
 }
 
@@ -81,6 +85,9 @@ export async function startOurs(options: TargetOptions): Promise<Target> {
         script: join(options.root, `dist/apps/${app}/src/main.js`),
         args: ['--node_name', name, '--cluster_config', clusterFile],
         name,
+        ...(options.profileDir
+          ? { nodeArgs: ['--cpu-prof', `--cpu-prof-dir=${options.profileDir}`] }
+          : {}),
         env: {
           PORT: String(ports[name]),
           HOST: '127.0.0.1',
@@ -95,6 +102,7 @@ export async function startOurs(options: TargetOptions): Promise<Target> {
           LOG_LEVEL: 'warn',
           ...CLIENT_LIMITS_OFF,
           LOGIN_RATE_LIMIT_PER_MINUTE: '0',
+          ...options.nodeEnv,
         },
         readyUrl: `${url(name)}/readyz`,
         readyTimeoutMs: 60_000,

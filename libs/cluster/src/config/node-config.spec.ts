@@ -52,6 +52,20 @@ describe(`${loadNodeConfig.name}`, () => {
     expect(problems.join('\n')).not.toContain('short');
   });
 
+  it('arms a write-path fault point only when asked, and refuses an unknown one', () => {
+    expect(loadNodeConfig([], {}).faultPoint).toBeNull();
+    expect(loadNodeConfig([], { FAULT_POINT: 'kill-after-publish' }).faultPoint).toEqual({
+      point: 'kill-after-publish',
+      trigger: '#fault-point',
+    });
+    expect(
+      problemsOf(() => loadNodeConfig([], { FAULT_POINT: 'kill-now', FAULT_TRIGGER: 'x' })),
+    ).toEqual([
+      expect.stringMatching(/^FAULT_POINT="kill-now": /),
+      expect.stringMatching(/^FAULT_TRIGGER="x": at least 4 characters/),
+    ]);
+  });
+
   it('rejects unknown flags and stray arguments by name', () => {
     const problems = problemsOf(() => loadNodeConfig(['--verbose=1', 'extra'], {}));
     expect(problems).toEqual([

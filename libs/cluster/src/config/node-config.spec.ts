@@ -64,6 +64,11 @@ describe(`${loadNodeConfig.name}`, () => {
       expect.stringMatching(/^FAULT_POINT="kill-now": /),
       expect.stringMatching(/^FAULT_TRIGGER="x": at least 4 characters/),
     ]);
+    expect(
+      problemsOf(() =>
+        loadNodeConfig([], { FAULT_POINT: 'hold-before-ack', NODE_ENV: 'production' }),
+      ),
+    ).toEqual(['FAULT_POINT is for tests only and is refused when NODE_ENV=production']);
   });
 
   it('rejects unknown flags and stray arguments by name', () => {

@@ -264,6 +264,10 @@ export function loadNodeConfig(
   }
   const cluster = readClusterFlags(flags, options, problems);
   if (cluster && parsed.success) problems.push(...clusterRequirements(parsed.data));
+  // A fault point kills or stalls the node on a visitor's text: never where real visitors are.
+  if (parsed.success && parsed.data.FAULT_POINT && cleanEnv['NODE_ENV'] === 'production') {
+    problems.push('FAULT_POINT is for tests only and is refused when NODE_ENV=production');
+  }
   if (problems.length > 0 || !parsed.success) throw new ConfigError(problems);
   const e = parsed.data;
   return {

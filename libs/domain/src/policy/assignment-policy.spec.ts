@@ -263,10 +263,13 @@ describe(`${planAutoAssignments.name}`, () => {
             (sum, { maxChats }, i) => sum + Math.max(0, maxChats - (loadsBefore[i] ?? 0)),
             0,
           );
-          expect(decisions).toHaveLength(Math.min(chatCount, free));
+          const overfull = operators.some(({ maxChats, held }) => held > maxChats);
+          // Within the limits, every free slot takes a waiting chat. Beyond them (two leaders
+          // around a change of master), the excess goes back to the queue first.
+          const assigned = decisions.filter((d) => d.operatorId !== null).length;
+          expect(overfull || assigned === Math.min(chatCount, free)).toBe(true);
           operators.forEach(({ maxChats }, i) => {
-            const load = operatorLoad(state, `op-${i}`);
-            expect(load).toBeLessThanOrEqual(Math.max(maxChats, loadsBefore[i] ?? 0));
+            expect(operatorLoad(state, `op-${i}`)).toBeLessThanOrEqual(maxChats);
           });
         },
       ),

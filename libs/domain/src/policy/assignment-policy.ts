@@ -14,6 +14,7 @@ import {
   operatorLoad,
   waitingSinceMs,
 } from '../state/queries';
+import { compareClockId } from '../state/order';
 import type { ChatRecord, ChatState, OperatorRecord } from '../state/state';
 
 export interface PolicyOptions {
@@ -132,6 +133,37 @@ function departmentLabel(state: ChatState, departmentId: string): string {
  * loaded available operator (department first, else the whole site). Loads are counted within
  * the pass, so a pass never exceeds an operator's limit.
  */
+/**
+ * The open chats each operator holds beyond their limit, the most recently assigned first to go.
+ * One decider never assigns past a limit, but two leaders of different epochs may each fill the
+ * same operator's free slots around a change of master (each deciding from its own replica); the
+ * acting master then sends the excess back to the queue, so a limit is broken for moments, not
+ * for the rest of the chats.
+ */
+export function overCapacityChats(state: ChatState): ChatRecord[] {
+  const byHolder = new Map<string, ChatRecord[]>();
+  for (const chat of state.chats.values()) {
+    const holder = chat.assignment?.operatorId ?? null;
+    if (!chat.started || chat.closed !== null || holder === null) continue;
+    byHolder.set(holder, [...(byHolder.get(holder) ?? []), chat]);
+  }
+  const excess: ChatRecord[] = [];
+  for (const [holder, chats] of byHolder) {
+    const maxChats = state.operators.get(holder)?.profile?.value.maxChats;
+    if (maxChats === undefined || chats.length <= maxChats) continue;
+    const byAssignment = [...chats].sort((a, b) =>
+      compareClockId(
+        a.assignment?.clock ?? '',
+        a.assignment?.eventId ?? '',
+        b.assignment?.clock ?? '',
+        b.assignment?.eventId ?? '',
+      ),
+    );
+    excess.push(...byAssignment.slice(maxChats));
+  }
+  return excess;
+}
+
 export function planAutoAssignments(
   state: ChatState,
   options: PolicyOptions,
@@ -153,7 +185,8 @@ export function planAutoAssignments(
   const lastAssignedOf = (record: OperatorRecord): number | null =>
     lastAssigned.has(record.id) ? (lastAssigned.get(record.id) ?? null) : record.lastAssignedAt;
 
-  // (a) requeue
+  // (a) requeue: what an operator holds beyond their limit, then the chats of operators gone
+  const excess = new Set(overCapacityChats(state).map((chat) => chat.id));
   for (const chat of state.chats.values()) {
     if (!chat.started || chat.closed !== null) {
       continue;
@@ -164,7 +197,9 @@ export function planAutoAssignments(
       waiting.push({ chat, since: waitingSinceMs(chat) ?? options.nowMs, departmentId });
       continue;
     }
-    const gone = operatorGoneReason(state, holder, options);
+    const gone = excess.has(chat.id)
+      ? `over the chat limit of its operator after a change of master (${loadOf(holder)} held)`
+      : operatorGoneReason(state, holder, options);
     if (gone === null) {
       continue;
     }
@@ -312,13 +347,18 @@ export function maxAssignmentEpoch(state: ChatState): number {
  * an operator holds keeps its operator. A decision of the deposed master still on its way (a
  * paused process resuming, a publish in flight) then loses on every node, whatever the order of
  * arrival. Waiting chats are not fenced (it would move them back in the queue); a stale decision
- * about one is overruled when it arrives (see `overruleStaleDecision`).
+ * about one is overruled when it arrives (see `overruleStaleDecision`). Chats an operator holds
+ * beyond their limit are not fenced either: the first pass of the new master requeues them.
  */
 export function planEpochFence(state: ChatState): AssignmentDecision[] {
   const decisions: AssignmentDecision[] = [];
+  // Not re-asserted: what an operator holds beyond their limit (the next pass requeues it).
+  const excess = new Set(overCapacityChats(state).map((chat) => chat.id));
   for (const chat of state.chats.values()) {
     const operatorId = chat.assignment?.operatorId ?? null;
-    if (!chat.started || chat.closed !== null || operatorId === null) continue;
+    if (!chat.started || chat.closed !== null || operatorId === null || excess.has(chat.id)) {
+      continue;
+    }
     decisions.push({
       chatId: chat.id,
       siteId: chat.siteId,

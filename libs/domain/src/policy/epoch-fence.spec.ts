@@ -9,7 +9,13 @@ import {
   started,
   stateOf,
 } from '../test-support/builders';
-import { maxAssignmentEpoch, overruleStaleDecision, planEpochFence } from './assignment-policy';
+import {
+  maxAssignmentEpoch,
+  overCapacityChats,
+  overruleStaleDecision,
+  planAutoAssignments,
+  planEpochFence,
+} from './assignment-policy';
 
 const S = 'site-1';
 
@@ -75,5 +81,43 @@ describe('epoch fencing (failover)', () => {
     expect(overruleStaleDecision(state, ref, 3)).toBeNull();
     expect(overruleStaleDecision(state, { ...ref, eventId: 'another' }, 4)).toBeNull();
     expect(overruleStaleDecision(state, { chatId: 'done', eventId: 'x', epoch: 1 }, 4)).toBeNull();
+  });
+
+  describe('an operator over the limit after two leaders decided (chaos suite, broker restart)', () => {
+    // ann (limit 2) got c1 and c2 from the old master (epoch 5) and c3 from the one between
+    // (epoch 6), each deciding from its own replica; bob has room.
+    const overfull = () =>
+      stateOf([
+        site(S),
+        ...onlineOperator('ann', S, { maxChats: 2 }),
+        ...onlineOperator('bob', S, { maxChats: 2 }),
+        started('c1', S),
+        assigned('c1', S, 'ann', 5),
+        started('c2', S),
+        assigned('c2', S, 'ann', 5),
+        started('c3', S),
+        assigned('c3', S, 'ann', 6),
+      ]);
+
+    it('finds the chats beyond the limit, the latest assigned', () => {
+      expect(overCapacityChats(overfull()).map((c) => c.id)).toEqual(['c3']);
+      expect(overCapacityChats(world())).toEqual([]);
+    });
+
+    it('does not re-assert them in the fence of a new master', () => {
+      expect(planEpochFence(overfull()).map((f) => f.chatId)).toEqual(['c1', 'c2']);
+    });
+
+    it('puts them back in the queue, to someone with room', () => {
+      const decisions = planAutoAssignments(overfull(), {
+        nowMs: Date.now(),
+        graceMs: 60_000,
+        absenceFloorMs: 0,
+      });
+      expect(decisions.map((d) => [d.chatId, d.operatorId, d.audit.reason])).toEqual([
+        ['c3', null, 'requeue'],
+        ['c3', 'bob', 'auto'],
+      ]);
+    });
   });
 });

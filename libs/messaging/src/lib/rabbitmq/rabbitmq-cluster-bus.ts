@@ -21,6 +21,7 @@ import {
   claimedSigner,
 } from './message-signing';
 import {
+  AckCoalescer,
   ReturnedMessages,
   confirmedPublish,
   declareWorkQueue,
@@ -95,6 +96,9 @@ interface Channels {
   readonly consume: Channel;
   readonly signals: Channel;
   readonly returned: ReturnedMessages;
+  /** Acks of the event and of the signal consumer, one frame per turn of the event loop. */
+  readonly eventAcks: AckCoalescer;
+  readonly signalAcks: AckCoalescer;
   /** Set when the channels are closed on purpose or already dead: their 'close' is expected. */
   closing: boolean;
   /** Signal publishes are dropped until the signal channel drains. */
@@ -229,6 +233,8 @@ export class RabbitMqClusterBus<
       ]);
     }
     await Promise.all([this.eventTail, this.signalTail]);
+    channels?.eventAcks.flush();
+    channels?.signalAcks.flush();
     if (channels) {
       await Promise.all([
         safely(() => channels.publish.close()),
@@ -309,6 +315,8 @@ export class RabbitMqClusterBus<
       consume,
       signals,
       returned: new ReturnedMessages(),
+      eventAcks: new AckCoalescer(consume),
+      signalAcks: new AckCoalescer(signals),
       closing: false,
       signalsBlocked: false,
     };
@@ -411,9 +419,10 @@ export class RabbitMqClusterBus<
       return;
     }
     const channel = kind === 'event' ? channels.consume : channels.signals;
+    const acks = kind === 'event' ? channels.eventAcks : channels.signalAcks;
     const parsed = this.accept(kind, message);
     if (!parsed) {
-      settle(channel, message, 'ack');
+      acks.ack(message);
       return;
     }
     const handlers = (
@@ -430,8 +439,9 @@ export class RabbitMqClusterBus<
       }
     }
     if (!failed || kind === 'signal') {
-      settle(channel, message, 'ack');
+      acks.ack(message);
     } else if (!message.fields.redelivered) {
+      acks.flush(); // an ack `multiple` sent later must not cover what is requeued now
       settle(channel, message, 'requeue');
     } else {
       this.report(
@@ -439,7 +449,7 @@ export class RabbitMqClusterBus<
         kind,
         parsed.id,
       );
-      settle(channel, message, 'ack');
+      acks.ack(message);
     }
   }
 

@@ -1,6 +1,6 @@
-import type { ConsumeMessage } from 'amqplib';
+import type { Channel, ConsumeMessage } from 'amqplib';
 import { RabbitMqConnection, redactUrl, withHeartbeat } from './rabbitmq-connection';
-import { ReturnedMessages, serialise } from './rabbitmq-support';
+import { AckCoalescer, ReturnedMessages, serialise } from './rabbitmq-support';
 import { deliveryCountOf } from './rabbitmq-work-queue';
 
 function message(properties: Partial<ConsumeMessage['properties']>, redelivered = false) {
@@ -59,5 +59,57 @@ describe(`${serialise.name}`, () => {
   it('encodes JSON and refuses values without a JSON form', () => {
     expect(serialise({ id: 'x' }, 'Event x').toString()).toBe('{"id":"x"}');
     expect(() => serialise(undefined, 'Event y')).toThrow('Event y is not JSON-serialisable');
+  });
+});
+
+describe(`${AckCoalescer.name}`, () => {
+  const message = (tag: number): ConsumeMessage =>
+    ({ fields: { deliveryTag: tag } }) as unknown as ConsumeMessage;
+  const fakeChannel = () => {
+    const acks: [number, boolean | undefined][] = [];
+    const channel = {
+      ack: (m: ConsumeMessage, allUpTo?: boolean) => acks.push([m.fields.deliveryTag, allUpTo]),
+    } as unknown as Channel;
+    return { channel, acks };
+  };
+  const nextTurn = (): Promise<void> => new Promise((resolve) => setImmediate(resolve));
+
+  it('acks everything one turn handled with one frame, `multiple` up to the last', async () => {
+    const { channel, acks } = fakeChannel();
+    const sut = new AckCoalescer(channel);
+    sut.ack(message(1));
+    sut.ack(message(2));
+    sut.ack(message(3));
+    expect(acks).toEqual([]);
+    await nextTurn();
+    expect(acks).toEqual([[3, true]]);
+    sut.ack(message(4));
+    await nextTurn();
+    expect(acks).toEqual([
+      [3, true],
+      [4, true],
+    ]);
+  });
+
+  it('sends what is pending at once on flush, and nothing twice', async () => {
+    const { channel, acks } = fakeChannel();
+    const sut = new AckCoalescer(channel);
+    sut.ack(message(7));
+    sut.flush();
+    expect(acks).toEqual([[7, true]]);
+    await nextTurn();
+    sut.flush();
+    expect(acks).toEqual([[7, true]]);
+  });
+
+  it('survives a closed channel', async () => {
+    const channel = {
+      ack: () => {
+        throw new Error('channel closed');
+      },
+    } as unknown as Channel;
+    const sut = new AckCoalescer(channel);
+    sut.ack(message(1));
+    await expect(nextTurn()).resolves.toBeUndefined();
   });
 });

@@ -236,6 +236,48 @@ export function errorText(error: unknown): string {
 }
 
 /**
+ * The acks of one channel whose messages are settled in delivery order (the bus handles one
+ * event at a time), coalesced per turn of the event loop: the last message handled is acked with
+ * `multiple` once the turn's work is done, one frame (one socket write) for every message the
+ * turn handled instead of one each. A nack must {@link flush} first. A channel that closes with
+ * acks pending only makes the broker redeliver those messages, which handlers take idempotently.
+ */
+export class AckCoalescer {
+  private last: ConsumeMessage | null = null;
+  private scheduled = false;
+
+  constructor(private readonly channel: Channel) {}
+
+  ack(message: ConsumeMessage): void {
+    this.last = message;
+    if (this.scheduled) return;
+    this.scheduled = true;
+    setImmediate(() => this.flush());
+  }
+
+  flush(): void {
+    this.scheduled = false;
+    const last = this.last;
+    this.last = null;
+    if (last === null) return;
+    try {
+      this.channel.ack(last, true);
+    } catch {
+      // Channel closed meanwhile: the messages are redelivered on the next connection.
+    }
+  }
+}
+
+/** Acks `message` and every earlier message of its channel not settled yet (`multiple`). */
+export function settleAllUpTo(channel: Channel, message: ConsumeMessage): void {
+  try {
+    channel.ack(message, true);
+  } catch {
+    // Channel closed meanwhile: the messages are redelivered on the next connection.
+  }
+}
+
+/**
  * Acks, requeues or rejects (no requeue: to the queue's dead-letter exchange, if it has one); a
  * closed channel is ignored (the broker then redelivers the message).
  */

@@ -25,6 +25,7 @@ import {
 } from './rabbitmq-connection';
 import {
   ReturnedMessages,
+  settleAllUpTo,
   WORK_QUEUE_DELIVERY_LIMIT,
   confirmedPublish,
   deadLetterName,
@@ -635,9 +636,10 @@ class RabbitMqConsumer extends Consumer implements RabbitMqParticipant {
     }
     try {
       await this.settings.handler(items);
-      for (const message of handed) {
-        settle(channel, message, 'ack');
-      }
+      // One frame for the whole batch: it is a prefix of what this channel delivered, and what
+      // came before it was settled already (one batch at a time; rejected items nacked above).
+      const last = handed[handed.length - 1];
+      if (last) settleAllUpTo(channel, last);
       return;
     } catch (error) {
       const deliveryCount = Math.max(...items.map((item) => item.deliveryCount));

@@ -61,7 +61,7 @@ import {
   NodeLifecycle,
 } from './runtime/node-lifecycle';
 import { PersistenceWorker } from './runtime/persistence-worker';
-import { WritePathFaults } from './runtime/write-path-faults';
+import { FaultPointStatePublisher } from './runtime/write-path-faults';
 import {
   BusAndQueueStatePublisher,
   FanoutStatePublisher,
@@ -92,6 +92,12 @@ export interface ChatNodeOptions {
   onDemoSeed: DemoSeedListener;
 }
 
+/** The state publisher, wrapped by the test-only fault point when one is armed. */
+function withFaultPoint(config: NodeConfig, publisher: StatePublisher): StatePublisher {
+  const fault = config.faultPoint;
+  return fault ? new FaultPointStatePublisher(publisher, fault.point, fault.trigger) : publisher;
+}
+
 /** Standalone: the in-process bus and queue; the node itself decides. */
 function standaloneProviders(config: NodeConfig): Provider[] {
   return [
@@ -99,7 +105,8 @@ function standaloneProviders(config: NodeConfig): Provider[] {
     { provide: WorkQueue, useFactory: () => new InProcessWorkQueue() },
     {
       provide: StatePublisher,
-      useFactory: (bus: ClusterBus, queue: WorkQueue) => new BusAndQueueStatePublisher(bus, queue),
+      useFactory: (bus: ClusterBus, queue: WorkQueue) =>
+        withFaultPoint(config, new BusAndQueueStatePublisher(bus, queue)),
       inject: [ClusterBus, WorkQueue],
     },
     { provide: DecisionRequester, useExisting: AutoAssigner },
@@ -177,7 +184,7 @@ function clusterProviders(config: NodeConfig): Provider[] {
     },
     {
       provide: StatePublisher,
-      useFactory: (bus: ClusterBus) => new FanoutStatePublisher(bus),
+      useFactory: (bus: ClusterBus) => withFaultPoint(config, new FanoutStatePublisher(bus)),
       inject: [ClusterBus],
     },
     {
@@ -396,11 +403,6 @@ export class ChatNodeModule {
               stallMs: config.persistenceStallMs,
             }),
           inject: [ClusterBus, PersistenceWorker],
-        },
-        {
-          provide: WritePathFaults,
-          useFactory: () =>
-            new WritePathFaults(config.faultPoint?.point ?? null, config.faultPoint?.trigger ?? ''),
         },
         { provide: PasswordHasher, useFactory: () => new PasswordHasher() },
         {

@@ -226,13 +226,10 @@ export class ChatRuntime {
   emit<T extends EventType>(
     type: T,
     data: EventDataMap[T],
-    options: { holdPublish?: boolean } = {},
   ): { event: EventEnvelope<T>; confirmation: Promise<void> } {
     const event = this.events.create(type, data);
     this.applyAndNotify(event as DomainEvent);
     this.rememberOwn(event.id);
-    // A test fault point (WritePathFaults): applied here, never published, never confirmed.
-    if (options.holdPublish) return { event, confirmation: new Promise<never>(() => undefined) };
     return { event, confirmation: this.publish(event as DomainEvent) };
   }
 

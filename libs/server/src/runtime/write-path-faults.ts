@@ -1,4 +1,6 @@
 import { Logger } from '@nestjs/common';
+import { type DomainEvent } from '@chat/domain';
+import { StatePublisher } from './state-publisher';
 
 /**
  * Fault points on a message's write path, for end-to-end and chaos tests only: a node started with
@@ -16,31 +18,33 @@ export const FAULT_POINTS = [
 ] as const;
 export type FaultPoint = (typeof FAULT_POINTS)[number];
 
-export class WritePathFaults {
-  private readonly logger = new Logger(WritePathFaults.name);
+const never = (): Promise<never> => new Promise<never>(() => undefined);
+
+/**
+ * A {@link StatePublisher} around the real one, registered only when a fault point is armed (so a
+ * normal node pays nothing): an armed message's confirmation is held or ends the process.
+ */
+export class FaultPointStatePublisher extends StatePublisher {
+  private readonly logger = new Logger(FaultPointStatePublisher.name);
 
   constructor(
-    private readonly point: FaultPoint | null,
+    private readonly inner: StatePublisher,
+    private readonly point: FaultPoint,
     private readonly trigger: string,
   ) {
-    if (point) this.logger.warn({ point, trigger }, 'FAULT POINT ARMED: for tests only');
+    super();
+    this.logger.warn({ point, trigger }, 'FAULT POINT ARMED: for tests only');
   }
 
-  /** True when this message must not be published (`hold-before-publish`). */
-  holdsPublish(text: string): boolean {
-    return this.armed('hold-before-publish', text);
-  }
-
-  /** Runs once the message's publish is confirmed: holds or kills when armed for it. */
-  async afterPublish(text: string): Promise<void> {
-    if (this.armed('kill-after-publish', text)) {
+  async publish(event: DomainEvent): Promise<void> {
+    const armed = event.type === 'chat.message.added' && event.data.text.includes(this.trigger);
+    if (!armed) return this.inner.publish(event);
+    if (this.point === 'hold-before-publish') return never();
+    await this.inner.publish(event);
+    if (this.point === 'kill-after-publish') {
       this.logger.warn('fault point kill-after-publish reached: SIGKILL');
       process.kill(process.pid, 'SIGKILL');
     }
-    if (this.armed('hold-before-ack', text)) await new Promise<never>(() => undefined);
-  }
-
-  private armed(point: FaultPoint, text: string): boolean {
-    return this.point === point && text.includes(this.trigger);
+    return never();
   }
 }

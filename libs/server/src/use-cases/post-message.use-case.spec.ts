@@ -1,5 +1,4 @@
 import { type Author } from '@chat/domain';
-import { WritePathFaults } from '../runtime/write-path-faults';
 import { runtimeOverFlakyQueue } from '../test-support/flaky-runtime';
 import { PostMessageUseCase } from './post-message.use-case';
 
@@ -16,7 +15,7 @@ async function setup() {
     visitor: { id: 'v1', name: 'Vera', email: null },
     fields: {},
   });
-  return { sut: new PostMessageUseCase(runtime, new WritePathFaults(null, '')), runtime, queue };
+  return { sut: new PostMessageUseCase(runtime), runtime, queue };
 }
 
 describe(`${PostMessageUseCase.name}`, () => {

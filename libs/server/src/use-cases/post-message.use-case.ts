@@ -10,7 +10,6 @@ import {
   type MessageView,
 } from '@chat/domain';
 import { ChatRuntime } from '../runtime/chat-runtime';
-import { WritePathFaults } from '../runtime/write-path-faults';
 
 export interface PostMessageCommand {
   chatId: string;
@@ -32,10 +31,7 @@ export class PostMessageUseCase {
     { event: DomainEvent; confirmation: Promise<void> }
   >();
 
-  constructor(
-    private readonly runtime: ChatRuntime,
-    private readonly faults: WritePathFaults,
-  ) {}
+  constructor(private readonly runtime: ChatRuntime) {}
 
   async execute(cmd: PostMessageCommand): Promise<MessageView> {
     const existing = this.findOwn(cmd);
@@ -45,20 +41,15 @@ export class PostMessageUseCase {
     // The same id on every node for the same (chat, author, client id): a re-send accepted by
     // another node after a failover is the same message to everyone who saw the first attempt.
     const messageId = messageIdFor(cmd.chatId, cmd.author, cmd.clientMessageId);
-    const { event, confirmation } = this.runtime.emit(
-      'chat.message.added',
-      {
-        chatId: cmd.chatId,
-        siteId: chat?.siteId ?? '',
-        messageId,
-        clientMessageId: cmd.clientMessageId,
-        author: cmd.author,
-        text: cmd.text,
-      },
-      { holdPublish: this.faults.holdsPublish(cmd.text) },
-    );
+    const { event, confirmation } = this.runtime.emit('chat.message.added', {
+      chatId: cmd.chatId,
+      siteId: chat?.siteId ?? '',
+      messageId,
+      clientMessageId: cmd.clientMessageId,
+      author: cmd.author,
+      text: cmd.text,
+    });
     await this.track(messageId, event, confirmation);
-    await this.faults.afterPublish(cmd.text);
     return messageView({
       id: messageId,
       chatId: cmd.chatId,
